@@ -1,0 +1,101 @@
+//! The frame around every signed-in page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::whoami;
+
+stylance::import_crate_style!(style, "src/components/layout.module.css");
+
+const NAV: &[(&str, &str)] = &[
+    ("/", "Dashboard"),
+    ("/webhooks", "Webhooks"),
+    ("/workflows", "Workflows"),
+    ("/executions", "Executions"),
+    ("/notifications", "Notifications"),
+    ("/settings", "Settings"),
+];
+
+#[component]
+pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    let me = OnceResource::new(whoami());
+    let (menu_open, set_menu_open) = signal(false);
+    let nav_class = move || {
+        if menu_open.get() {
+            format!("{} {}", style::nav, style::navOpen)
+        } else {
+            style::nav.to_string()
+        }
+    };
+
+    view! {
+        <Title text=title.clone()/>
+        <div class=style::frame>
+            <aside class=style::sidebar>
+                <div class="flex items-center justify-between">
+                    <a href="/" class=style::brand>
+                        <span aria-hidden="true" class="text-2xl">"✚"</span>
+                        "Purple Cross"
+                    </a>
+                    <button
+                        type="button"
+                        class="mr-3 rounded-md px-3 py-2 text-sm text-purple-100 hover:bg-purple-800 md:hidden"
+                        aria-controls="main-nav"
+                        aria-expanded=move || menu_open.get().to_string()
+                        on:click=move |_| set_menu_open.update(|o| *o = !*o)
+                    >
+                        "Menu"
+                    </button>
+                </div>
+                <nav id="main-nav" aria-label="Main" class=nav_class>
+                    {NAV
+                        .iter()
+                        .map(|(href, label)| {
+                            view! {
+                                <A href=*href attr:class=style::navLink exact=true>
+                                    {*label}
+                                </A>
+                            }
+                        })
+                        .collect_view()}
+                </nav>
+            </aside>
+            <div class="flex min-w-0 flex-1 flex-col">
+                <header class=style::header>
+                    <h1 class="text-xl font-semibold">{title}</h1>
+                    <div class="flex items-center gap-3 text-sm">
+                        <Suspense fallback=|| view! { <span class="text-slate-400">"…"</span> }>
+                            {move || {
+                                me.get()
+                                    .map(|r| match r {
+                                        Ok(me) => {
+                                            view! {
+                                                <span data-testid="current-user" class="text-slate-600">
+                                                    {me.email}
+                                                    <span class="ml-2 rounded bg-purple-100 px-2 py-0.5 text-xs text-purple-800">
+                                                        {me.role}
+                                                    </span>
+                                                </span>
+                                            }
+                                                .into_any()
+                                        }
+                                        Err(_) => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                                    })
+                            }}
+                        </Suspense>
+                        <form method="post" action="/logout">
+                            <button
+                                type="submit"
+                                class="rounded-md border border-slate-300 px-3 py-1.5 hover:bg-slate-100"
+                            >
+                                "Log out"
+                            </button>
+                        </form>
+                    </div>
+                </header>
+                <main class=style::content>{children()}</main>
+            </div>
+        </div>
+    }
+}

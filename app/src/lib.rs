@@ -1,0 +1,63 @@
+//! The browser UI: Leptos components rendered on the server and hydrated in
+//! WASM. Server functions live in [`api`] and only call the domain services.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Effects run only in the browser: this marks the page as hydrated, which
+    // the browser tests wait for before they click.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/purple-cross.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title formatter=|t: String| if t.is_empty() { "Purple Cross Automations".to_string() } else { format!("{t} · Purple Cross Automations") }/>
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/login") view=pages::login::LoginPage/>
+                <Route path=path!("/setup") view=pages::login::SetupPage/>
+                <Route path=path!("/") view=pages::dashboard::DashboardPage/>
+                <Route path=path!("/webhooks") view=pages::placeholders::WebhooksPage/>
+                <Route path=path!("/workflows") view=pages::placeholders::WorkflowsPage/>
+                <Route path=path!("/executions") view=pages::placeholders::ExecutionsPage/>
+                <Route path=path!("/notifications") view=pages::placeholders::NotificationsPage/>
+                <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,36 @@
+//! Sections whose pages are still being built; each says what is coming.
+
+use leptos::prelude::*;
+
+use crate::components::layout::Shell;
+
+#[component]
+fn Coming(title: &'static str, body: &'static str) -> impl IntoView {
+    view! {
+        <Shell title=title>
+            <div class="rounded-lg border border-dashed border-slate-300 bg-white p-8 text-center">
+                <p class="text-slate-600">{body}</p>
+            </div>
+        </Shell>
+    }
+}
+
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    view! { <Coming title="Webhooks" body="Webhook subscriptions, delivery history and statistics are managed here. The REST API under /api/v1/webhooks is available to integrators."/> }
+}
+
+#[component]
+pub fn WorkflowsPage() -> impl IntoView {
+    view! { <Coming title="Workflows" body="The visual workflow builder will live here."/> }
+}
+
+#[component]
+pub fn ExecutionsPage() -> impl IntoView {
+    view! { <Coming title="Executions" body="Workflow executions and their steps will be listed here."/> }
+}
+
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    view! { <Coming title="Notifications" body="In-app notifications will be listed here."/> }
+}

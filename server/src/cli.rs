@@ -1,0 +1,208 @@
+//! The command line (see `shared/spec/interface.md`): every option also reads
+//! the environment variable beside it.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+use domain::auth::Role;
+
+use crate::config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "purple-cross",
+    version,
+    about = "Purple Cross Automations: webhooks and workflows"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// UI, REST API and background workers in one process.
+    Serve(ServeArgs),
+    /// Applies the database migrations and exits.
+    Migrate(DbArgs),
+    /// API keys for integrations.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Browser logins.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// `sqlite://…` or `postgres://…`; defaults to an SQLite file under the data folder.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Base64 of 32 bytes; encrypts secrets at rest.
+    #[arg(long, env = "PURPLE_CROSS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Where the embedded database and the generated master key live.
+    #[arg(long, env = "PURPLE_CROSS_DATA_DIR", default_value = "./data")]
+    pub data_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProcessRole {
+    All,
+    Api,
+    Worker,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long, env = "PURPLE_CROSS_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+    /// Redis, when several instances share the work.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Comma-separated CIDRs that webhook and workflow HTTP targets may reach
+    /// although private or loopback.
+    #[arg(long, env = "PURPLE_CROSS_ALLOW_PRIVATE_TARGETS", default_value = "")]
+    pub allow_private_targets: String,
+    #[arg(long, env = "PURPLE_CROSS_ROLE", value_enum, default_value = "all")]
+    pub role: ProcessRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Staff,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Staff => Role::Staff,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Creates an API key and prints it (once) as the last line of stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Creates a browser login; asks for the password when --password is absent.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long, env = "PURPLE_CROSS_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PURPLE_CROSS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let json = std::env::var("PURPLE_CROSS_LOG_FORMAT")
+        .map(|f| f == "json")
+        .unwrap_or(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => crate::http::serve(args).await,
+        Command::Migrate(db) => {
+            let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
+            services.db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Create { name, role, db },
+        } => {
+            let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
+            let created = services
+                .create_api_key(&name, role.into())
+                .await
+                .map_err(|e| describe(&e))?;
+            services.db.close().await;
+            println!(
+                "created API key {} ({name}); it is shown only once:",
+                created.id
+            );
+            println!("{}", created.key);
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    email,
+                    role,
+                    password,
+                    db,
+                },
+        } => {
+            let password = match password {
+                Some(p) => p,
+                None => read_password()?,
+            };
+            let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
+            let user = services
+                .create_user(&email, &password, role.into())
+                .await
+                .map_err(|e| describe(&e))?;
+            services.db.close().await;
+            println!("created {} user {}", user.role.as_str(), user.email);
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> Result<String, String> {
+    use std::io::BufRead;
+    eprint!("password (input is shown; or pass --password): ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// A domain error as a person reads it on the terminal.
+pub fn describe(e: &domain::Error) -> String {
+    match e {
+        domain::Error::Validation(errs) => errs
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}

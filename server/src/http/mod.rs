@@ -1,0 +1,152 @@
+//! The HTTP surface: pages (Leptos SSR + server functions), the REST API,
+//! health and metrics, behind one authentication middleware.
+
+pub mod api;
+pub mod auth;
+pub mod health;
+pub mod problem;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::FromRef;
+use axum::http::Request;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use domain::Services;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use crate::cli::ServeArgs;
+use crate::metrics::{HttpLabels, Metrics};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub leptos_options: LeptosOptions,
+    /// The one-time first-admin token while no user exists.
+    pub setup_token: Arc<Mutex<Option<String>>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
+    let root = crate::site::site_root();
+    LeptosOptions::builder()
+        .output_name("purple-cross")
+        .site_root(root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .build()
+}
+
+pub fn router(state: AppState) -> Router {
+    let ctx = app::api::ssr::AppContext {
+        services: state.services.clone(),
+    };
+    let routes = generate_route_list(app::App);
+    let shell_options = state.leptos_options.clone();
+    let metrics = state.metrics.clone();
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/login", post(auth::login_submit))
+        .route("/logout", post(auth::logout))
+        .route("/setup", post(auth::setup_submit))
+        .nest("/api/v1", api::routes())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(ctx.clone()),
+            move || app::shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(middleware::from_fn(
+            move |req: Request<axum::body::Body>, next: middleware::Next| {
+                let metrics = metrics.clone();
+                async move {
+                    let method = req.method().to_string();
+                    let resp = next.run(req).await;
+                    metrics
+                        .http_requests
+                        .get_or_create(&HttpLabels {
+                            method,
+                            status: resp.status().as_u16(),
+                        })
+                        .inc();
+                    resp
+                }
+            },
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `purple-cross serve`.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let services = crate::config::open(&args.db, crate::config::MasterKeyUse::Needed).await?;
+    if args.redis_url.is_some() {
+        tracing::warn!("REDIS_URL is set but this version does not use Redis yet");
+    }
+    let setup_token = if services.user_count().await.map_err(|e| e.to_string())? == 0 {
+        let token = domain::crypto::random_token();
+        println!(
+            "No users yet. Create the first admin at http://{}/setup?token={token}\n(or run: purple-cross users create --email you@example.com --role admin)",
+            args.bind
+        );
+        Some(token)
+    } else {
+        None
+    };
+    let state = AppState {
+        services: services.clone(),
+        leptos_options: leptos_options(args.bind),
+        setup_token: Arc::new(Mutex::new(setup_token)),
+        metrics: Arc::new(Metrics::new()),
+    };
+    tracing::info!(site_root = %state.leptos_options.site_root, "serving site assets");
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    tracing::info!(addr = %args.bind, role = ?args.role, "purple-cross listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    services.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

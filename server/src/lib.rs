@@ -1,0 +1,8 @@
+//! The `purple-cross` binary as a library, so integration tests can start the
+//! real server in-process.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod site;

@@ -1,0 +1,244 @@
+//! The domain services: what the REST handlers, the server functions and the
+//! CLI all call. They validate input, enforce roles and own transactions.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::auth::{self, Principal, PrincipalKind, Role};
+use crate::clock::{Clock, SystemClock};
+use crate::crypto::{sha256_hex, MasterKey};
+use crate::ids::new_id;
+use crate::store::{ApiKeyRow, Db, UserRow};
+use crate::{Error, Result};
+
+/// How long a browser session lasts.
+pub const SESSION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub master_key: MasterKey,
+}
+
+/// An API key as listed: never its plaintext.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub role: Role,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+/// A freshly created API key; `key` is shown once and never stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+impl From<&UserRow> for UserInfo {
+    fn from(u: &UserRow) -> Self {
+        UserInfo {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            role: u.role(),
+            created_at: crate::clock::rfc3339(u.created_at),
+        }
+    }
+}
+
+fn user_principal(u: &UserRow) -> Principal {
+    Principal {
+        id: u.id.clone(),
+        name: u.email.clone(),
+        role: u.role(),
+        kind: PrincipalKind::User,
+    }
+}
+
+impl Services {
+    pub fn new(db: Db, master_key: MasterKey) -> Self {
+        Self {
+            db,
+            clock: Arc::new(SystemClock),
+            master_key,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ---- users and sessions ----
+
+    pub async fn create_user(&self, email: &str, password: &str, role: Role) -> Result<UserInfo> {
+        let mut errors = Vec::new();
+        let email = match auth::normalize_email(email) {
+            Ok(e) => Some(e),
+            Err(Error::Validation(mut e)) => {
+                errors.append(&mut e);
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if let Err(Error::Validation(mut e)) = auth::validate_password(password) {
+            errors.append(&mut e);
+        }
+        let Some(email) = email.filter(|_| errors.is_empty()) else {
+            return Err(Error::Validation(errors));
+        };
+        let row = UserRow {
+            id: new_id("usr"),
+            email,
+            password_hash: auth::hash_password(password)?,
+            role: role.as_str().to_string(),
+            created_at: self.now_ms(),
+        };
+        match self.db.insert_user(&row).await {
+            Err(e) if e.is_unique_violation() => Err(Error::invalid(
+                "email",
+                "a user with this email already exists",
+            )),
+            Err(e) => Err(e),
+            Ok(()) => Ok(UserInfo::from(&row)),
+        }
+    }
+
+    pub async fn user_count(&self) -> Result<i64> {
+        self.db.count_users().await
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
+        Ok(self
+            .db
+            .list_users()
+            .await?
+            .iter()
+            .map(UserInfo::from)
+            .collect())
+    }
+
+    /// Checks credentials and opens a session; returns the session token for the cookie.
+    pub async fn login(&self, email: &str, password: &str) -> Result<(String, Principal)> {
+        let email = email.trim().to_lowercase();
+        let user = self.db.user_by_email(&email).await?;
+        let stored = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .unwrap_or(auth::dummy_password_hash());
+        let password = password.to_string();
+        let stored = stored.to_string();
+        // argon2 is deliberately slow: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored))
+            .await
+            .map_err(Error::internal)?;
+        match user {
+            Some(u) if ok => {
+                let (token, hash) = auth::generate_session_token();
+                let now = self.now_ms();
+                self.db
+                    .insert_session(&hash, &u.id, now, now + SESSION_TTL_MS)
+                    .await?;
+                Ok((token, user_principal(&u)))
+            }
+            _ => Err(Error::Unauthorized),
+        }
+    }
+
+    pub async fn principal_for_session(&self, token: &str) -> Result<Option<Principal>> {
+        let user = self
+            .db
+            .session_user(&sha256_hex(token), self.now_ms())
+            .await?;
+        Ok(user.as_ref().map(user_principal))
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        self.db.delete_session(&sha256_hex(token)).await
+    }
+
+    // ---- API keys ----
+
+    pub async fn create_api_key(&self, name: &str, role: Role) -> Result<CreatedApiKey> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::invalid("name", "must be 1 to 100 characters"));
+        }
+        let key = auth::generate_api_key();
+        let row = ApiKeyRow {
+            id: new_id("key"),
+            name: name.to_string(),
+            key_hash: key.hash,
+            display_prefix: key.display_prefix,
+            role: role.as_str().to_string(),
+            created_at: self.now_ms(),
+            revoked_at: None,
+        };
+        self.db.insert_api_key(&row).await?;
+        Ok(CreatedApiKey {
+            id: row.id,
+            key: key.plaintext,
+        })
+    }
+
+    pub async fn principal_for_api_key(&self, key: &str) -> Result<Option<Principal>> {
+        if !key.starts_with(auth::API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let hash = sha256_hex(key);
+        let row = self.db.api_key_by_hash(&hash).await?;
+        Ok(row
+            .filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes()))
+            .map(|r| Principal {
+                id: r.id,
+                name: r.name,
+                role: Role::parse(&r.role).unwrap_or(Role::Staff),
+                kind: PrincipalKind::ApiKey,
+            }))
+    }
+
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        Ok(self
+            .db
+            .list_api_keys()
+            .await?
+            .into_iter()
+            .map(|r| ApiKeyInfo {
+                role: Role::parse(&r.role).unwrap_or(Role::Staff),
+                id: r.id,
+                name: r.name,
+                prefix: r.display_prefix,
+                created_at: crate::clock::rfc3339(r.created_at),
+                revoked: r.revoked_at.is_some(),
+            })
+            .collect())
+    }
+
+    pub async fn revoke_api_key(&self, id: &str) -> Result<()> {
+        if self.db.revoke_api_key(id, self.now_ms()).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("API key"))
+        }
+    }
+}

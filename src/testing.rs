@@ -1,0 +1,98 @@
+//! Test support shared by this crate's and the server's test suites: a fresh,
+//! migrated database of each kind, so one suite runs against both.
+
+use crate::crypto::MasterKey;
+use crate::store::Db;
+use crate::{Result, Services};
+
+/// The PostgreSQL server the suites use; `PURPLE_CROSS_TEST_POSTGRES` overrides it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PURPLE_CROSS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A database that is dropped (PostgreSQL) or deleted (SQLite) by [`TestDb::cleanup`].
+pub struct TestDb {
+    pub url: String,
+    pub name: &'static str,
+    cleanup: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("pc-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = TempDir::new("sqlite");
+        let url = format!("sqlite://{}", dir.0.join("test.db").display());
+        TestDb {
+            url,
+            name: "sqlite",
+            cleanup: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new, empty PostgreSQL database. Panics when PostgreSQL is unreachable:
+    /// the suites must run against both databases, never silently one.
+    pub async fn postgres() -> Self {
+        let admin = postgres_admin_url();
+        let db_name = format!("pc_test_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::PgPool::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed by the test suite: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {db_name}"))
+            .execute(&pool)
+            .await
+            .expect("create test database");
+        pool.close().await;
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(admin.clone());
+        TestDb {
+            url: format!("{base}/{db_name}"),
+            name: "postgres",
+            cleanup: Some((admin, db_name)),
+            _dir: None,
+        }
+    }
+
+    /// Both kinds, for a suite that runs once per database.
+    pub async fn both() -> Vec<TestDb> {
+        vec![TestDb::sqlite().await, TestDb::postgres().await]
+    }
+
+    pub async fn services(&self) -> Result<Services> {
+        let db = Db::connect(&self.url).await?;
+        db.migrate().await?;
+        let key = MasterKey::from_base64(&MasterKey::generate_encoded())?;
+        Ok(Services::new(db, key))
+    }
+
+    pub async fn cleanup(self) {
+        if let Some((admin, name)) = &self.cleanup {
+            if let Ok(pool) = sqlx::PgPool::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+            }
+        }
+    }
+}
