@@ -26,10 +26,7 @@ impl Role {
         match s {
             "admin" => Ok(Role::Admin),
             "staff" => Ok(Role::Staff),
-            other => Err(Error::invalid(
-                "role",
-                format!("must be admin or staff, not {other:?}"),
-            )),
+            other => Err(Error::invalid("role", format!("must be admin or staff, not {other:?}"))),
         }
     }
 }
@@ -76,20 +73,13 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 
 pub fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(Error::internal)
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(Error::internal)
 }
 
 /// Checks a password against a stored argon2 hash (the comparison inside is constant-time).
 pub fn verify_password(password: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -113,11 +103,7 @@ pub struct NewApiKey {
 pub fn generate_api_key() -> NewApiKey {
     let plaintext = format!("{API_KEY_PREFIX}{}", random_token());
     let display_prefix = plaintext[..API_KEY_PREFIX.len() + 6].to_string();
-    NewApiKey {
-        hash: sha256_hex(&plaintext),
-        plaintext,
-        display_prefix,
-    }
+    NewApiKey { hash: sha256_hex(&plaintext), plaintext, display_prefix }
 }
 
 /// A new session token and its stored digest.
@@ -132,28 +118,19 @@ pub fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !email.chars().any(char::is_whitespace);
     if valid {
         Ok(email)
     } else {
-        Err(Error::invalid(
-            "email",
-            "must be an email address like name@example.com",
-        ))
+        Err(Error::invalid("email", "must be an email address like name@example.com"))
     }
 }
 
 pub fn validate_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(Error::invalid(
-            "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
+        return Err(Error::invalid("password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
     }
     Ok(())
 }
@@ -182,10 +159,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            normalize_email("  Vet@Clinic.Example ").unwrap(),
-            "vet@clinic.example"
-        );
+        assert_eq!(normalize_email("  Vet@Clinic.Example ").unwrap(), "vet@clinic.example");
         for bad in ["", "no-at", "@x.com", "a@b", "a b@c.com", "a@.com"] {
             assert!(normalize_email(bad).is_err(), "{bad} should be refused");
         }

@@ -30,14 +30,9 @@ impl MasterKey {
 
     /// Parses a base64-encoded 32-byte key.
     pub fn from_base64(encoded: &str) -> Result<Self> {
-        let bytes = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| Error::internal("master key is not valid base64"))?;
+        let bytes = STANDARD.decode(encoded.trim()).map_err(|_| Error::internal("master key is not valid base64"))?;
         if bytes.len() != 32 {
-            return Err(Error::internal(format!(
-                "master key must be 32 bytes, got {}",
-                bytes.len()
-            )));
+            return Err(Error::internal(format!("master key must be 32 bytes, got {}", bytes.len())));
         }
         let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(Error::internal)?;
         Ok(Self(cipher))
@@ -47,10 +42,8 @@ impl MasterKey {
     pub fn seal(&self, plaintext: &str) -> String {
         let nonce_bytes = random_bytes::<12>();
         let nonce = Nonce::from_slice(&nonce_bytes);
-        let ciphertext = self
-            .0
-            .encrypt(nonce, plaintext.as_bytes())
-            .expect("AES-GCM encryption cannot fail for in-memory buffers");
+        let ciphertext =
+            self.0.encrypt(nonce, plaintext.as_bytes()).expect("AES-GCM encryption cannot fail for in-memory buffers");
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&ciphertext);
         format!("{SEALED_PREFIX}{}", STANDARD.encode(out))
@@ -58,12 +51,9 @@ impl MasterKey {
 
     /// Decrypts what [`MasterKey::seal`] produced; fails on a wrong key or tampering.
     pub fn open(&self, sealed: &str) -> Result<String> {
-        let body = sealed
-            .strip_prefix(SEALED_PREFIX)
-            .ok_or_else(|| Error::internal("sealed secret has an unknown format"))?;
-        let raw = STANDARD
-            .decode(body)
-            .map_err(|_| Error::internal("sealed secret is not base64"))?;
+        let body =
+            sealed.strip_prefix(SEALED_PREFIX).ok_or_else(|| Error::internal("sealed secret has an unknown format"))?;
+        let raw = STANDARD.decode(body).map_err(|_| Error::internal("sealed secret is not base64"))?;
         if raw.len() < 12 {
             return Err(Error::internal("sealed secret is truncated"));
         }
@@ -137,10 +127,7 @@ mod tests {
 
     #[test]
     fn sha256_hex_known_vector() {
-        assert_eq!(
-            sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -5,12 +5,22 @@
 
 pub mod auth;
 pub mod clock;
+pub mod condition;
 pub mod crypto;
+pub mod delivery;
+pub mod due;
 pub mod error;
+pub mod events;
 pub mod ids;
+pub mod metrics;
+pub mod retry;
 pub mod services;
+pub mod settings;
+pub mod signature;
+pub mod ssrf;
 pub mod store;
 pub mod testing;
+pub mod webhooks;
 
 pub use error::{Error, FieldError, Result};
 pub use services::Services;

@@ -9,6 +9,8 @@ use crate::auth::{self, Principal, PrincipalKind, Role};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{sha256_hex, MasterKey};
 use crate::ids::new_id;
+use crate::settings::Settings;
+use crate::ssrf::TargetPolicy;
 use crate::store::{ApiKeyRow, Db, UserRow};
 use crate::{Error, Result};
 
@@ -20,6 +22,16 @@ pub struct Services {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub master_key: MasterKey,
+    pub settings: Arc<Settings>,
+    /// Which HTTP targets webhooks may reach.
+    pub targets: Arc<TargetPolicy>,
+    /// Wakes the delivery worker when new work was committed.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Sends webhook requests (shared: keep-alive connections are reused).
+    pub sender: Arc<crate::delivery::sender::Sender>,
+    /// Bumped whenever deliveries or events change, for live views.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// An API key as listed: never its plaintext.
@@ -63,21 +75,33 @@ impl From<&UserRow> for UserInfo {
 }
 
 fn user_principal(u: &UserRow) -> Principal {
-    Principal {
-        id: u.id.clone(),
-        name: u.email.clone(),
-        role: u.role(),
-        kind: PrincipalKind::User,
-    }
+    Principal { id: u.id.clone(), name: u.email.clone(), role: u.role(), kind: PrincipalKind::User }
 }
 
 impl Services {
     pub fn new(db: Db, master_key: MasterKey) -> Self {
+        Self::with_settings(db, master_key, Settings::default(), TargetPolicy::default())
+    }
+
+    pub fn with_settings(db: Db, master_key: MasterKey, settings: Settings, targets: TargetPolicy) -> Self {
+        let targets = Arc::new(targets);
+        let sender = Arc::new(crate::delivery::sender::Sender::new(&settings, targets.clone()));
         Self {
             db,
             clock: Arc::new(SystemClock),
             master_key,
+            settings: Arc::new(settings),
+            targets,
+            wake: Arc::new(tokio::sync::Notify::new()),
+            sender,
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
+    }
+
+    /// Tells live views (server-sent events) that something changed.
+    pub fn events_changed(&self) {
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -115,10 +139,7 @@ impl Services {
             created_at: self.now_ms(),
         };
         match self.db.insert_user(&row).await {
-            Err(e) if e.is_unique_violation() => Err(Error::invalid(
-                "email",
-                "a user with this email already exists",
-            )),
+            Err(e) if e.is_unique_violation() => Err(Error::invalid("email", "a user with this email already exists")),
             Err(e) => Err(e),
             Ok(()) => Ok(UserInfo::from(&row)),
         }
@@ -129,23 +150,14 @@ impl Services {
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
-        Ok(self
-            .db
-            .list_users()
-            .await?
-            .iter()
-            .map(UserInfo::from)
-            .collect())
+        Ok(self.db.list_users().await?.iter().map(UserInfo::from).collect())
     }
 
     /// Checks credentials and opens a session; returns the session token for the cookie.
     pub async fn login(&self, email: &str, password: &str) -> Result<(String, Principal)> {
         let email = email.trim().to_lowercase();
         let user = self.db.user_by_email(&email).await?;
-        let stored = user
-            .as_ref()
-            .map(|u| u.password_hash.as_str())
-            .unwrap_or(auth::dummy_password_hash());
+        let stored = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(auth::dummy_password_hash());
         let password = password.to_string();
         let stored = stored.to_string();
         // argon2 is deliberately slow: keep it off the async workers.
@@ -156,9 +168,7 @@ impl Services {
             Some(u) if ok => {
                 let (token, hash) = auth::generate_session_token();
                 let now = self.now_ms();
-                self.db
-                    .insert_session(&hash, &u.id, now, now + SESSION_TTL_MS)
-                    .await?;
+                self.db.insert_session(&hash, &u.id, now, now + SESSION_TTL_MS).await?;
                 Ok((token, user_principal(&u)))
             }
             _ => Err(Error::Unauthorized),
@@ -166,10 +176,7 @@ impl Services {
     }
 
     pub async fn principal_for_session(&self, token: &str) -> Result<Option<Principal>> {
-        let user = self
-            .db
-            .session_user(&sha256_hex(token), self.now_ms())
-            .await?;
+        let user = self.db.session_user(&sha256_hex(token), self.now_ms()).await?;
         Ok(user.as_ref().map(user_principal))
     }
 
@@ -195,10 +202,7 @@ impl Services {
             revoked_at: None,
         };
         self.db.insert_api_key(&row).await?;
-        Ok(CreatedApiKey {
-            id: row.id,
-            key: key.plaintext,
-        })
+        Ok(CreatedApiKey { id: row.id, key: key.plaintext })
     }
 
     pub async fn principal_for_api_key(&self, key: &str) -> Result<Option<Principal>> {
@@ -207,14 +211,12 @@ impl Services {
         }
         let hash = sha256_hex(key);
         let row = self.db.api_key_by_hash(&hash).await?;
-        Ok(row
-            .filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes()))
-            .map(|r| Principal {
-                id: r.id,
-                name: r.name,
-                role: Role::parse(&r.role).unwrap_or(Role::Staff),
-                kind: PrincipalKind::ApiKey,
-            }))
+        Ok(row.filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes())).map(|r| Principal {
+            id: r.id,
+            name: r.name,
+            role: Role::parse(&r.role).unwrap_or(Role::Staff),
+            kind: PrincipalKind::ApiKey,
+        }))
     }
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>> {

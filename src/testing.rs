@@ -40,12 +40,7 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = TempDir::new("sqlite");
         let url = format!("sqlite://{}", dir.0.join("test.db").display());
-        TestDb {
-            url,
-            name: "sqlite",
-            cleanup: None,
-            _dir: Some(dir),
-        }
+        TestDb { url, name: "sqlite", cleanup: None, _dir: Some(dir) }
     }
 
     /// A new, empty PostgreSQL database. Panics when PostgreSQL is unreachable:
@@ -56,21 +51,10 @@ impl TestDb {
         let pool = sqlx::PgPool::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed by the test suite: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {db_name}"))
-            .execute(&pool)
-            .await
-            .expect("create test database");
+        sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&pool).await.expect("create test database");
         pool.close().await;
-        let base = admin
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_string())
-            .unwrap_or(admin.clone());
-        TestDb {
-            url: format!("{base}/{db_name}"),
-            name: "postgres",
-            cleanup: Some((admin, db_name)),
-            _dir: None,
-        }
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+        TestDb { url: format!("{base}/{db_name}"), name: "postgres", cleanup: Some((admin, db_name)), _dir: None }
     }
 
     /// Both kinds, for a suite that runs once per database.
@@ -88,9 +72,7 @@ impl TestDb {
     pub async fn cleanup(self) {
         if let Some((admin, name)) = &self.cleanup {
             if let Ok(pool) = sqlx::PgPool::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&pool)
-                    .await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await;
                 pool.close().await;
             }
         }

@@ -10,10 +10,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for db in TestDb::both().await {
-        let services = db
-            .services()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        let services = db.services().await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
         eprintln!("-- on {}", db.name);
         case(services.clone()).await;
         services.db.close().await;
@@ -34,47 +31,25 @@ async fn migrations_are_idempotent_and_db_is_ready() {
 async fn users_login_sessions_and_logout() {
     each_backend(|s| async move {
         assert_eq!(s.user_count().await.unwrap(), 0);
-        let u = s
-            .create_user("Vet@Example.com", "correct horse battery", Role::Admin)
-            .await
-            .unwrap();
+        let u = s.create_user("Vet@Example.com", "correct horse battery", Role::Admin).await.unwrap();
         assert_eq!(u.email, "vet@example.com");
         assert_eq!(s.user_count().await.unwrap(), 1);
 
-        let dup = s
-            .create_user("vet@example.com", "another password!", Role::Staff)
-            .await;
+        let dup = s.create_user("vet@example.com", "another password!", Role::Staff).await;
         match dup {
             Err(Error::Validation(errs)) => assert_eq!(errs[0].field, "email"),
             other => panic!("duplicate email must be refused, got {other:?}"),
         }
 
-        assert!(matches!(
-            s.login("vet@example.com", "wrong password").await,
-            Err(Error::Unauthorized)
-        ));
-        assert!(matches!(
-            s.login("nobody@example.com", "whatever").await,
-            Err(Error::Unauthorized)
-        ));
+        assert!(matches!(s.login("vet@example.com", "wrong password").await, Err(Error::Unauthorized)));
+        assert!(matches!(s.login("nobody@example.com", "whatever").await, Err(Error::Unauthorized)));
 
-        let (token, who) = s
-            .login("VET@example.com", "correct horse battery")
-            .await
-            .unwrap();
+        let (token, who) = s.login("VET@example.com", "correct horse battery").await.unwrap();
         assert_eq!(who.role, Role::Admin);
-        let p = s
-            .principal_for_session(&token)
-            .await
-            .unwrap()
-            .expect("session valid");
+        let p = s.principal_for_session(&token).await.unwrap().expect("session valid");
         assert_eq!(p.name, "vet@example.com");
         assert_eq!(p.kind, PrincipalKind::User);
-        assert!(s
-            .principal_for_session("forged-token")
-            .await
-            .unwrap()
-            .is_none());
+        assert!(s.principal_for_session("forged-token").await.unwrap().is_none());
 
         s.logout(&token).await.unwrap();
         assert!(s.principal_for_session(&token).await.unwrap().is_none());
@@ -101,42 +76,19 @@ async fn invalid_users_report_every_field() {
 async fn api_keys_authenticate_until_revoked() {
     each_backend(|s| async move {
         let created = s.create_api_key("ci", Role::Staff).await.unwrap();
-        let p = s
-            .principal_for_api_key(&created.key)
-            .await
-            .unwrap()
-            .expect("key valid");
-        assert_eq!(
-            (p.name.as_str(), p.role, p.kind),
-            ("ci", Role::Staff, PrincipalKind::ApiKey)
-        );
-        assert!(s
-            .principal_for_api_key("pck_wrong")
-            .await
-            .unwrap()
-            .is_none());
+        let p = s.principal_for_api_key(&created.key).await.unwrap().expect("key valid");
+        assert_eq!((p.name.as_str(), p.role, p.kind), ("ci", Role::Staff, PrincipalKind::ApiKey));
+        assert!(s.principal_for_api_key("pck_wrong").await.unwrap().is_none());
         assert!(s.principal_for_api_key("").await.unwrap().is_none());
 
         let listed = s.list_api_keys().await.unwrap();
         assert_eq!(listed.len(), 1);
         assert!(created.key.starts_with(&listed[0].prefix));
-        assert!(
-            !serde_json::to_string(&listed)
-                .unwrap()
-                .contains(&created.key),
-            "plaintext never listed"
-        );
+        assert!(!serde_json::to_string(&listed).unwrap().contains(&created.key), "plaintext never listed");
 
         s.revoke_api_key(&created.id).await.unwrap();
-        assert!(s
-            .principal_for_api_key(&created.key)
-            .await
-            .unwrap()
-            .is_none());
-        assert!(matches!(
-            s.revoke_api_key(&created.id).await,
-            Err(Error::NotFound(_))
-        ));
+        assert!(s.principal_for_api_key(&created.key).await.unwrap().is_none());
+        assert!(matches!(s.revoke_api_key(&created.id).await, Err(Error::NotFound(_))));
     })
     .await;
 }

@@ -18,16 +18,13 @@ pub mod ssr {
     }
 
     pub fn services() -> Result<Services, ServerFnError> {
-        use_context::<AppContext>()
-            .map(|c| c.services)
-            .ok_or_else(|| ServerFnError::new("server context missing"))
+        use_context::<AppContext>().map(|c| c.services).ok_or_else(|| ServerFnError::new("server context missing"))
     }
 
     /// The signed-in caller, or an error that the UI shows as "please sign in".
     pub async fn principal() -> Result<Principal, ServerFnError> {
-        let axum::Extension(p): axum::Extension<Principal> = leptos_axum::extract()
-            .await
-            .map_err(|_| ServerFnError::new("not signed in"))?;
+        let axum::Extension(p): axum::Extension<Principal> =
+            leptos_axum::extract().await.map_err(|_| ServerFnError::new("not signed in"))?;
         Ok(p)
     }
 
@@ -35,15 +32,9 @@ pub mod ssr {
     pub fn user_error(e: domain::Error) -> ServerFnError {
         match e {
             domain::Error::Validation(errors) => ServerFnError::new(
-                errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
             ),
-            domain::Error::Database(_)
-            | domain::Error::Migration(_)
-            | domain::Error::Internal(_) => {
+            domain::Error::Database(_) | domain::Error::Migration(_) | domain::Error::Internal(_) => {
                 tracing_log(&e);
                 ServerFnError::new("internal error; the server log has details")
             }
@@ -59,20 +50,14 @@ pub mod ssr {
 #[server(prefix = "/rpc", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, ServerFnError> {
     let p = ssr::principal().await?;
-    Ok(Me {
-        email: p.name,
-        role: p.role.as_str().to_string(),
-    })
+    Ok(Me { email: p.name, role: p.role.as_str().to_string() })
 }
 
 #[server(prefix = "/rpc", endpoint = "list_api_keys")]
 pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, ServerFnError> {
     let p = ssr::principal().await?;
     p.require_admin().map_err(ssr::user_error)?;
-    let keys = ssr::services()?
-        .list_api_keys()
-        .await
-        .map_err(ssr::user_error)?;
+    let keys = ssr::services()?.list_api_keys().await.map_err(ssr::user_error)?;
     Ok(keys
         .into_iter()
         .map(|k| ApiKeySummary {
@@ -92,10 +77,7 @@ pub async fn create_api_key(name: String, role: String) -> Result<String, Server
     let p = ssr::principal().await?;
     p.require_admin().map_err(ssr::user_error)?;
     let role = domain::auth::Role::parse(&role).map_err(ssr::user_error)?;
-    let created = ssr::services()?
-        .create_api_key(&name, role)
-        .await
-        .map_err(ssr::user_error)?;
+    let created = ssr::services()?.create_api_key(&name, role).await.map_err(ssr::user_error)?;
     Ok(created.key)
 }
 
@@ -103,8 +85,5 @@ pub async fn create_api_key(name: String, role: String) -> Result<String, Server
 pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
     let p = ssr::principal().await?;
     p.require_admin().map_err(ssr::user_error)?;
-    ssr::services()?
-        .revoke_api_key(&id)
-        .await
-        .map_err(ssr::user_error)
+    ssr::services()?.revoke_api_key(&id).await.map_err(ssr::user_error)
 }

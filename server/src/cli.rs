@@ -9,11 +9,7 @@ use domain::auth::Role;
 use crate::config;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "purple-cross",
-    version,
-    about = "Purple Cross Automations: webhooks and workflows"
-)]
+#[command(name = "purple-cross", version, about = "Purple Cross Automations: webhooks and workflows")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -72,6 +68,9 @@ pub struct ServeArgs {
     pub allow_private_targets: String,
     #[arg(long, env = "PURPLE_CROSS_ROLE", value_enum, default_value = "all")]
     pub role: ProcessRole,
+    /// Deliveries and events older than this many days are deleted.
+    #[arg(long, env = "PURPLE_CROSS_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,12 +120,8 @@ pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PURPLE_CROSS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let json = std::env::var("PURPLE_CROSS_LOG_FORMAT")
-        .map(|f| f == "json")
-        .unwrap_or(false);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let json = std::env::var("PURPLE_CROSS_LOG_FORMAT").map(|f| f == "json").unwrap_or(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {
@@ -143,40 +138,21 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Keys {
-            command: KeysCommand::Create { name, role, db },
-        } => {
+        Command::Keys { command: KeysCommand::Create { name, role, db } } => {
             let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
-            let created = services
-                .create_api_key(&name, role.into())
-                .await
-                .map_err(|e| describe(&e))?;
+            let created = services.create_api_key(&name, role.into()).await.map_err(|e| describe(&e))?;
             services.db.close().await;
-            println!(
-                "created API key {} ({name}); it is shown only once:",
-                created.id
-            );
+            println!("created API key {} ({name}); it is shown only once:", created.id);
             println!("{}", created.key);
             Ok(())
         }
-        Command::Users {
-            command:
-                UsersCommand::Create {
-                    email,
-                    role,
-                    password,
-                    db,
-                },
-        } => {
+        Command::Users { command: UsersCommand::Create { email, role, password, db } } => {
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
             };
             let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
-            let user = services
-                .create_user(&email, &password, role.into())
-                .await
-                .map_err(|e| describe(&e))?;
+            let user = services.create_user(&email, &password, role.into()).await.map_err(|e| describe(&e))?;
             services.db.close().await;
             println!("created {} user {}", user.role.as_str(), user.email);
             Ok(())
@@ -188,21 +164,16 @@ fn read_password() -> Result<String, String> {
     use std::io::BufRead;
     eprint!("password (input is shown; or pass --password): ");
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// A domain error as a person reads it on the terminal.
 pub fn describe(e: &domain::Error) -> String {
     match e {
-        domain::Error::Validation(errs) => errs
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
+        domain::Error::Validation(errs) => {
+            errs.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
         other => other.to_string(),
     }
 }

@@ -3,18 +3,15 @@
 use std::path::Path;
 
 use domain::crypto::MasterKey;
+use domain::settings::Settings;
+use domain::ssrf::TargetPolicy;
 use domain::store::Db;
 use domain::Services;
 
 use crate::cli::DbArgs;
 
 pub fn database_url(args: &DbArgs) -> String {
-    args.database_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}",
-            args.data_dir.join("purple-cross.db").display()
-        )
-    })
+    args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("purple-cross.db").display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,15 +23,22 @@ pub enum MasterKeyUse {
 }
 
 pub async fn open(args: &DbArgs, use_: MasterKeyUse) -> Result<Services, String> {
+    open_with(args, use_, Settings::default(), TargetPolicy::default()).await
+}
+
+pub async fn open_with(
+    args: &DbArgs,
+    use_: MasterKeyUse,
+    settings: Settings,
+    targets: TargetPolicy,
+) -> Result<Services, String> {
     let url = database_url(args);
-    let db = Db::connect(&url)
-        .await
-        .map_err(|e| format!("cannot open database {}: {e}", redact(&url)))?;
-    db.migrate()
-        .await
-        .map_err(|e| format!("migrations failed: {e}"))?;
+    let db = Db::connect(&url).await.map_err(|e| format!("cannot open database {}: {e}", redact(&url)))?;
+    db.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
     let key = master_key(args, &db, use_)?;
-    Ok(Services::new(db, key))
+    let services = Services::with_settings(db, key, settings, targets);
+    services.seed_event_types().await.map_err(|e| format!("seeding the event catalog failed: {e}"))?;
+    Ok(services)
 }
 
 fn master_key(args: &DbArgs, db: &Db, use_: MasterKeyUse) -> Result<MasterKey, String> {

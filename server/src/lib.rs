@@ -4,5 +4,4 @@
 pub mod cli;
 pub mod config;
 pub mod http;
-pub mod metrics;
 pub mod site;

@@ -19,11 +19,7 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn cli(db_url: &str, data_dir: &TempDir, args: &[&str]) -> std::process::Output {
@@ -31,10 +27,7 @@ fn cli(db_url: &str, data_dir: &TempDir, args: &[&str]) -> std::process::Output 
         .args(args)
         .env("DATABASE_URL", db_url)
         .env("PURPLE_CROSS_DATA_DIR", &data_dir.0)
-        .env(
-            "PURPLE_CROSS_MASTER_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        )
+        .env("PURPLE_CROSS_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
         .output()
         .expect("run purple-cross")
 }
@@ -45,10 +38,7 @@ async fn start_server(db_url: &str, data_dir: &TempDir) -> (Server, String) {
         .arg("serve")
         .env("DATABASE_URL", db_url)
         .env("PURPLE_CROSS_DATA_DIR", &data_dir.0)
-        .env(
-            "PURPLE_CROSS_MASTER_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        )
+        .env("PURPLE_CROSS_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
         .env("PURPLE_CROSS_BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -73,17 +63,8 @@ async fn start_server(db_url: &str, data_dir: &TempDir) -> (Server, String) {
 async fn cli_key_then_authorized_and_unauthorized_calls() {
     for db in TestDb::both().await {
         let data = TempDir::new("cli");
-        let out = cli(
-            &db.url,
-            &data,
-            &["keys", "create", "--name", "ci", "--role", "admin"],
-        );
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            db.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = cli(&db.url, &data, &["keys", "create", "--name", "ci", "--role", "admin"]);
+        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8(out.stdout).unwrap();
         let key = stdout.lines().last().unwrap().trim().to_string();
         assert!(key.starts_with("pck_"), "last line is the key: {stdout}");
@@ -91,12 +72,7 @@ async fn cli_key_then_authorized_and_unauthorized_calls() {
         let (_server, base) = start_server(&db.url, &data).await;
         let http = reqwest::Client::new();
 
-        let ok = http
-            .get(format!("{base}/api/v1/me"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap();
+        let ok = http.get(format!("{base}/api/v1/me")).bearer_auth(&key).send().await.unwrap();
         assert_eq!(ok.status(), 200, "{}", db.name);
         let me: serde_json::Value = ok.json().await.unwrap();
         assert_eq!(me["name"], "ci");
@@ -116,60 +92,18 @@ async fn cli_key_then_authorized_and_unauthorized_calls() {
         }
 
         // Health endpoints need no credentials; pages redirect to the login.
-        assert_eq!(
-            http.get(format!("{base}/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
-        let metrics = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            metrics.contains("purple_cross_http_requests_total"),
-            "{metrics}"
-        );
-        let no_redirect = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = no_redirect
-            .get(format!("{base}/webhooks"))
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+        let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("purple_cross_http_requests_total"), "{metrics}");
+        let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let page = no_redirect.get(format!("{base}/webhooks")).send().await.unwrap();
         assert_eq!(page.status(), 303);
-        assert!(page.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/login?next=%2Fwebhooks"));
+        assert!(page.headers()["location"].to_str().unwrap().starts_with("/login?next=%2Fwebhooks"));
 
         // A staff key cannot manage keys.
-        let out = cli(
-            &db.url,
-            &data,
-            &["keys", "create", "--name", "staffer", "--role", "staff"],
-        );
-        let staff_key = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string();
-        let forbidden = http
-            .get(format!("{base}/api/v1/api-keys"))
-            .bearer_auth(&staff_key)
-            .send()
-            .await
-            .unwrap();
+        let out = cli(&db.url, &data, &["keys", "create", "--name", "staffer", "--role", "staff"]);
+        let staff_key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+        let forbidden = http.get(format!("{base}/api/v1/api-keys")).bearer_auth(&staff_key).send().await.unwrap();
         assert_eq!(forbidden.status(), 403);
 
         drop(_server);
@@ -181,40 +115,14 @@ async fn cli_key_then_authorized_and_unauthorized_calls() {
 async fn users_create_refuses_bad_input_clearly() {
     let db = TestDb::sqlite().await;
     let data = TempDir::new("cli");
-    let out = cli(
-        &db.url,
-        &data,
-        &[
-            "users",
-            "create",
-            "--email",
-            "nope",
-            "--role",
-            "admin",
-            "--password",
-            "short",
-        ],
-    );
+    let out = cli(&db.url, &data, &["users", "create", "--email", "nope", "--role", "admin", "--password", "short"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("email:") && err.contains("password:"), "{err}");
     let ok = cli(
         &db.url,
         &data,
-        &[
-            "users",
-            "create",
-            "--email",
-            "a@b.example",
-            "--role",
-            "staff",
-            "--password",
-            "long enough pw",
-        ],
+        &["users", "create", "--email", "a@b.example", "--role", "staff", "--password", "long enough pw"],
     );
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 }

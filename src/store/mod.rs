@@ -10,9 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{Error, Result};
 
@@ -53,11 +51,8 @@ impl Db {
     /// folder are created when missing).
     pub async fn connect(url: &str) -> Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -83,10 +78,7 @@ impl Db {
                 .await?;
             Ok(Db::Sqlite(pool))
         } else {
-            Err(Error::invalid(
-                "databaseUrl",
-                "must start with sqlite:// or postgres://",
-            ))
+            Err(Error::invalid("databaseUrl", "must start with sqlite:// or postgres://"))
         }
     }
 
@@ -118,9 +110,7 @@ impl Db {
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
@@ -131,14 +121,8 @@ mod tests {
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(
-            sqlite_path("sqlite://data/pc.db").as_deref(),
-            Some("data/pc.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/x.db?mode=rwc").as_deref(),
-            Some("/tmp/x.db")
-        );
+        assert_eq!(sqlite_path("sqlite://data/pc.db").as_deref(), Some("data/pc.db"));
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc").as_deref(), Some("/tmp/x.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

@@ -2,13 +2,7 @@ use super::{with_pool, Db, UserRow};
 use crate::Result;
 
 impl Db {
-    pub async fn insert_session(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
+    pub async fn insert_session(&self, token_hash: &str, user_id: &str, now: i64, expires_at: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )

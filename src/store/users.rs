@@ -45,11 +45,9 @@ impl Db {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(
-            with_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
             .fetch_one(pool)
-            .await)?,
-        )
+            .await)?)
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {

@@ -63,18 +63,9 @@ fn AuthCard(#[prop(into)] heading: String, children: Children) -> impl IntoView 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let error = move || {
-        query
-            .read()
-            .get("error")
-            .map(|c| login_error_text(&c).to_string())
-    };
+    let error = move || query.read().get("error").map(|c| login_error_text(&c).to_string());
     let next = move || {
-        query
-            .read()
-            .get("next")
-            .filter(|n| n.starts_with('/') && !n.starts_with("//"))
-            .unwrap_or_else(|| "/".into())
+        query.read().get("next").filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/".into())
     };
     let email = move || query.read().get("email").unwrap_or_default();
     let no_users = move || query.read().get("first_run").is_some();

@@ -36,10 +36,7 @@ pub fn SettingsPage() -> impl IntoView {
 fn ApiKeys() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| crate::api::list_api_keys(),
-    );
+    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| crate::api::list_api_keys());
 
     view! {
         <section class="rounded-lg border border-slate-200 bg-white p-6">

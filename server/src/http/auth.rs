@@ -85,11 +85,7 @@ async fn session_principal(state: &AppState, headers: &HeaderMap) -> Option<Prin
 }
 
 /// The authentication middleware in front of every route.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut req: Request<Body>,
-    next: Next,
-) -> Response {
+pub async fn authenticate(State(state): State<AppState>, mut req: Request<Body>, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if cross_site(&req) {
         return Problem::new(StatusCode::FORBIDDEN, "cross-site request refused").into_response();
@@ -115,15 +111,9 @@ pub async fn authenticate(
             req.extensions_mut().insert(p);
             next.run(req).await
         }
-        None if path.starts_with("/api/") || path.starts_with("/rpc/") => {
-            Problem::unauthorized().into_response()
-        }
+        None if path.starts_with("/api/") || path.starts_with("/rpc/") => Problem::unauthorized().into_response(),
         None => {
-            let target = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
+            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let mut login = format!("/login?next={}", urlencode(target));
             if state.services.user_count().await.unwrap_or(1) == 0 {
                 login.push_str("&first_run=1");
@@ -137,9 +127,7 @@ fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -154,18 +142,14 @@ fn safe_next(next: Option<&str>) -> &str {
 }
 
 fn session_cookie(token: String, headers: &HeaderMap) -> String {
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https =
+        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
     Cookie::build((SESSION_COOKIE, token))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(https)
-        .max_age(cookie::time::Duration::milliseconds(
-            domain::services::SESSION_TTL_MS,
-        ))
+        .max_age(cookie::time::Duration::milliseconds(domain::services::SESSION_TTL_MS))
         .build()
         .to_string()
 }
@@ -188,19 +172,11 @@ pub struct LoginForm {
 }
 
 /// `POST /login` from the sign-in form.
-pub async fn login_submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
+pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(form.next.as_deref()).to_string();
     let back = |code: &str| {
-        Redirect::to(&format!(
-            "/login?error={code}&email={}&next={}",
-            urlencode(form.email.trim()),
-            urlencode(&next)
-        ))
-        .into_response()
+        Redirect::to(&format!("/login?error={code}&email={}&next={}", urlencode(form.email.trim()), urlencode(&next)))
+            .into_response()
     };
     if form.email.trim().is_empty() || form.password.is_empty() {
         return back("missing");
@@ -226,10 +202,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
         }
     }
     let mut resp = Redirect::to("/login").into_response();
-    let cleared = Cookie::build((SESSION_COOKIE, ""))
-        .path("/")
-        .max_age(cookie::time::Duration::ZERO)
-        .build();
+    let cleared = Cookie::build((SESSION_COOKIE, "")).path("/").max_age(cookie::time::Duration::ZERO).build();
     if let Ok(v) = header::HeaderValue::from_str(&cleared.to_string()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -247,31 +220,17 @@ pub struct SetupForm {
 }
 
 /// `POST /setup`: the one-time first-admin form, valid only while no user exists.
-pub async fn setup_submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<SetupForm>,
-) -> Response {
+pub async fn setup_submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SetupForm>) -> Response {
     let expected = state.setup_token.lock().expect("setup token lock").clone();
-    let token_ok = expected
-        .as_deref()
-        .is_some_and(|t| domain::crypto::constant_time_eq(t.as_bytes(), form.token.as_bytes()));
+    let token_ok =
+        expected.as_deref().is_some_and(|t| domain::crypto::constant_time_eq(t.as_bytes(), form.token.as_bytes()));
     if !token_ok || state.services.user_count().await.unwrap_or(1) > 0 {
         return Redirect::to("/login?error=setup").into_response();
     }
     let again = |msg: String| {
-        Redirect::to(&format!(
-            "/setup?token={}&error={}",
-            urlencode(&form.token),
-            urlencode(&msg)
-        ))
-        .into_response()
+        Redirect::to(&format!("/setup?token={}&error={}", urlencode(&form.token), urlencode(&msg))).into_response()
     };
-    if let Err(e) = state
-        .services
-        .create_user(&form.email, &form.password, Role::Admin)
-        .await
-    {
+    if let Err(e) = state.services.create_user(&form.email, &form.password, Role::Admin).await {
         return again(crate::cli::describe(&e));
     }
     *state.setup_token.lock().expect("setup token lock") = None;
@@ -295,40 +254,13 @@ mod tests {
 
     #[test]
     fn cross_site_requests_are_detected() {
-        assert!(!cross_site(&req(
-            Method::GET,
-            &[("sec-fetch-site", "cross-site")]
-        )));
-        assert!(cross_site(&req(
-            Method::POST,
-            &[("sec-fetch-site", "cross-site")]
-        )));
-        assert!(cross_site(&req(
-            Method::POST,
-            &[("sec-fetch-site", "same-site")]
-        )));
-        assert!(!cross_site(&req(
-            Method::POST,
-            &[("sec-fetch-site", "same-origin")]
-        )));
-        assert!(cross_site(&req(
-            Method::POST,
-            &[
-                ("origin", "https://evil.example"),
-                ("host", "127.0.0.1:3000")
-            ]
-        )));
-        assert!(!cross_site(&req(
-            Method::POST,
-            &[
-                ("origin", "http://127.0.0.1:3000"),
-                ("host", "127.0.0.1:3000")
-            ]
-        )));
-        assert!(
-            !cross_site(&req(Method::POST, &[])),
-            "curl sends neither header"
-        );
+        assert!(!cross_site(&req(Method::GET, &[("sec-fetch-site", "cross-site")])));
+        assert!(cross_site(&req(Method::POST, &[("sec-fetch-site", "cross-site")])));
+        assert!(cross_site(&req(Method::POST, &[("sec-fetch-site", "same-site")])));
+        assert!(!cross_site(&req(Method::POST, &[("sec-fetch-site", "same-origin")])));
+        assert!(cross_site(&req(Method::POST, &[("origin", "https://evil.example"), ("host", "127.0.0.1:3000")])));
+        assert!(!cross_site(&req(Method::POST, &[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
+        assert!(!cross_site(&req(Method::POST, &[])), "curl sends neither header");
     }
 
     #[test]

@@ -11,21 +11,20 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
-    state.services.db.ping().await.map_err(|e| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("database unreachable: {e}"),
-        )
-    })?;
+    state
+        .services
+        .db
+        .ping()
+        .await
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("database unreachable: {e}")))?;
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    let now = state.services.now_ms();
+    if let Ok((depth, oldest)) = state.services.db.due_depth(domain::due::KIND_DELIVERY, now).await {
+        state.metrics.queue_depth.set(depth);
+        state.metrics.oldest_due_age_seconds.set(oldest.map(|t| (now - t) / 1000).unwrap_or(0));
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
 }

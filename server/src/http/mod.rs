@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod health;
+pub mod json;
 pub mod problem;
 
 use std::sync::{Arc, Mutex};
@@ -17,8 +18,8 @@ use domain::Services;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::cli::ServeArgs;
-use crate::metrics::{HttpLabels, Metrics};
+use crate::cli::{ProcessRole, ServeArgs};
+use domain::metrics::{HttpLabels, Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -46,9 +47,7 @@ pub fn leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
 }
 
 pub fn router(state: AppState) -> Router {
-    let ctx = app::api::ssr::AppContext {
-        services: state.services.clone(),
-    };
+    let ctx = app::api::ssr::AppContext { services: state.services.clone() };
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
     let metrics = state.metrics.clone();
@@ -60,44 +59,42 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(auth::login_submit))
         .route("/logout", post(auth::logout))
         .route("/setup", post(auth::setup_submit))
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes().layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
         .leptos_routes_with_context(
             &state,
             routes,
             move || provide_context(ctx.clone()),
             move || app::shell(shell_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        .layer(middleware::from_fn(
-            move |req: Request<axum::body::Body>, next: middleware::Next| {
-                let metrics = metrics.clone();
-                async move {
-                    let method = req.method().to_string();
-                    let resp = next.run(req).await;
-                    metrics
-                        .http_requests
-                        .get_or_create(&HttpLabels {
-                            method,
-                            status: resp.status().as_u16(),
-                        })
-                        .inc();
-                    resp
-                }
-            },
-        ))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn(move |req: Request<axum::body::Body>, next: middleware::Next| {
+            let metrics = metrics.clone();
+            async move {
+                let method = req.method().to_string();
+                let resp = next.run(req).await;
+                metrics.http_requests.get_or_create(&HttpLabels { method, status: resp.status().as_u16() }).inc();
+                resp
+            }
+        }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// `purple-cross serve`.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
-    let services = crate::config::open(&args.db, crate::config::MasterKeyUse::Needed).await?;
+    let targets = domain::ssrf::TargetPolicy::from_allowlist(&args.allow_private_targets)
+        .map_err(|e| format!("--allow-private-targets: {e}"))?;
+    let mut settings = domain::settings::Settings::default();
+    settings.retention_days = args.retention_days;
+    let services = crate::config::open_with(&args.db, crate::config::MasterKeyUse::Needed, settings, targets).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut background = Vec::new();
+    if args.role != ProcessRole::Api {
+        let worker = domain::delivery::worker::DeliveryWorker::new(services.clone());
+        background.push(tokio::spawn(worker.run(stop_rx.clone())));
+        background.push(tokio::spawn(retention_loop(services.clone(), stop_rx.clone())));
+    }
     if args.redis_url.is_some() {
         tracing::warn!("REDIS_URL is set but this version does not use Redis yet");
     }
@@ -115,20 +112,46 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         services: services.clone(),
         leptos_options: leptos_options(args.bind),
         setup_token: Arc::new(Mutex::new(setup_token)),
-        metrics: Arc::new(Metrics::new()),
+        metrics: services.metrics.clone(),
     };
     tracing::info!(site_root = %state.leptos_options.site_root, "serving site assets");
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.bind).await.map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!(addr = %args.bind, role = ?args.role, "purple-cross listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let served = if args.role == ProcessRole::Worker {
+        // A worker instance still answers health and metrics, nothing else.
+        axum::serve(listener, worker_router(state)).with_graceful_shutdown(shutdown_signal()).await
+    } else {
+        axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+    };
+    served.map_err(|e| e.to_string())?;
+    let _ = stop_tx.send(true);
+    for task in background {
+        let _ = task.await;
+    }
     services.db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn worker_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+}
+
+async fn retention_loop(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = services.run_retention().await {
+            tracing::error!(error = %e, "retention job failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -137,8 +160,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

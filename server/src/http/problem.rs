@@ -28,10 +28,7 @@ impl Problem {
     }
 
     pub fn unauthorized() -> Self {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "send an API key as `Authorization: Bearer <key>`, or sign in",
-        )
+        Problem::new(StatusCode::UNAUTHORIZED, "send an API key as `Authorization: Bearer <key>`, or sign in")
     }
 }
 
@@ -39,17 +36,9 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        let mut resp = (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response();
+        let mut resp = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -63,11 +52,7 @@ impl From<domain::Error> for Problem {
                 type_: "https://purple-cross.dev/problems/validation".into(),
                 title: "Invalid input".into(),
                 status: status.as_u16(),
-                detail: errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                detail: errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
                 errors,
             },
             e if status.is_server_error() => {

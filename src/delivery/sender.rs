@@ -1,0 +1,199 @@
+//! One HTTP attempt: sign, POST, time it, keep a capped response, and say
+//! precisely what went wrong.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::settings::Settings;
+use crate::signature;
+use crate::ssrf::{GuardedResolver, TargetPolicy};
+
+pub const USER_AGENT: &str = concat!("PurpleCross-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+pub struct Sender {
+    client: reqwest::Client,
+    targets: Arc<TargetPolicy>,
+    max_response_bytes: usize,
+}
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct AttemptRequest {
+    pub delivery_id: String,
+    pub url: String,
+    pub body: String,
+    /// Signing keys: the current secret first, then a rotated-out one still valid.
+    pub keys: Vec<Vec<u8>>,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptResult {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub status_code: Option<u16>,
+    pub response_body: Option<String>,
+    /// `timeout`, `connect`, `dns`, `tls`, `ssrf`, `http_status`, `invalid_url`, `body`.
+    pub error_class: Option<String>,
+    pub error_message: Option<String>,
+    pub request_headers: Value,
+    /// The receiver's `Retry-After`, in ms, on 429 and 503.
+    pub retry_after_ms: Option<u64>,
+}
+
+impl AttemptResult {
+    pub fn succeeded(&self) -> bool {
+        self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+impl Sender {
+    pub fn new(settings: &Settings, targets: Arc<TargetPolicy>) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(USER_AGENT)
+            .dns_resolver(Arc::new(GuardedResolver::new(targets.clone())))
+            .build()
+            .expect("the HTTP client configuration is valid");
+        Sender { client, targets, max_response_bytes: settings.max_response_bytes }
+    }
+
+    pub async fn send(&self, req: &AttemptRequest, now_ms: i64) -> AttemptResult {
+        let timestamp = now_ms / 1000;
+        let signature = signature::signature_header(&req.keys, &req.delivery_id, timestamp, req.body.as_bytes());
+        let mut headers: Vec<(String, String)> =
+            req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        headers.push(("content-type".into(), "application/json".into()));
+        headers.push(("user-agent".into(), USER_AGENT.into()));
+        headers.push(("webhook-id".into(), req.delivery_id.clone()));
+        headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+        headers.push(("webhook-signature".into(), signature));
+        let request_headers = Value::Object(
+            headers
+                .iter()
+                .map(|(k, v)| {
+                    // Signatures are safe to show (they do not reveal the secret), and debugging needs them.
+                    (k.clone(), Value::String(v.clone()))
+                })
+                .collect(),
+        );
+
+        let started = Instant::now();
+        let fail = |class: &str, message: String, started: Instant| AttemptResult {
+            started_at: now_ms,
+            duration_ms: started.elapsed().as_millis() as i64,
+            status_code: None,
+            response_body: None,
+            error_class: Some(class.to_string()),
+            error_message: Some(message),
+            request_headers: request_headers.clone(),
+            retry_after_ms: None,
+        };
+
+        if let Err(reason) = self.targets.check_url(&req.url) {
+            let class = if reason.contains("address") || reason.contains("localhost") { "ssrf" } else { "invalid_url" };
+            return fail(class, reason, started);
+        }
+
+        let mut builder = self.client.post(&req.url).body(req.body.clone());
+        for (k, v) in &headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let mut resp = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let (class, message) = classify(&e);
+                return fail(class, message, started);
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after_ms = if status == 429 || status == 503 {
+            resp.headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| crate::retry::parse_retry_after(v, chrono::Utc::now()))
+        } else {
+            None
+        };
+
+        let mut body = Vec::new();
+        let mut truncated = false;
+        let mut body_error = None;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = self.max_response_bytes.saturating_sub(body.len());
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    body_error = Some(classify(&e));
+                    break;
+                }
+            }
+        }
+        let mut text = String::from_utf8_lossy(&body).into_owned();
+        if truncated {
+            text.push_str("\n[truncated]");
+        }
+        let (error_class, error_message) = match body_error {
+            Some((class, msg)) if (200..300).contains(&status) => (Some(class.to_string()), Some(msg)),
+            _ if !(200..300).contains(&status) => {
+                (Some("http_status".to_string()), Some(format!("receiver answered HTTP {status}")))
+            }
+            _ => (None, None),
+        };
+        AttemptResult {
+            started_at: now_ms,
+            duration_ms: started.elapsed().as_millis() as i64,
+            status_code: Some(status),
+            response_body: Some(text),
+            error_class,
+            error_message,
+            request_headers,
+            retry_after_ms,
+        }
+    }
+}
+
+/// Names the failure of a request in words an operator can act on.
+fn classify(e: &reqwest::Error) -> (&'static str, String) {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    let lower = chain.to_lowercase();
+    let class = if lower.contains("ssrf:") {
+        "ssrf"
+    } else if e.is_timeout() || lower.contains("timed out") {
+        "timeout"
+    } else if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known")
+    {
+        "dns"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        "tls"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else {
+        "connect"
+    };
+    (class, chain)
+}

@@ -1,0 +1,232 @@
+//! Publishing an event: validate it, then store the event, one delivery per
+//! subscribed webhook and their due work in ONE transaction, and wake the
+//! worker. A crash before the commit loses nothing the caller was told was
+//! accepted; after it, the worker finds every delivery.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::clock::rfc3339;
+use crate::due::KIND_DELIVERY;
+use crate::events::catalog;
+use crate::ids::new_id;
+use crate::store::{with_pool, Db};
+use crate::webhooks::store::WebhookRow;
+use crate::webhooks::{Accepted, EventType};
+use crate::{Error, Result, Services};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishInput {
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub data: Option<Value>,
+}
+
+/// One delivery to create with its event.
+struct NewDelivery {
+    id: String,
+    webhook_id: String,
+    max_attempts: i64,
+}
+
+impl Services {
+    /// Makes sure the built-in event types are in the catalog table.
+    pub async fn seed_event_types(&self) -> Result<()> {
+        let now = self.now_ms();
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for e in catalog::BUILTIN_EVENTS {
+                sqlx::query(
+                    "INSERT INTO event_types (name, description, schema, example, strict, builtin, created_at)
+                     VALUES ($1, $2, $3, $4, FALSE, TRUE, $5)
+                     ON CONFLICT (name) DO UPDATE SET description = excluded.description,
+                        schema = excluded.schema, example = excluded.example, builtin = TRUE")
+                    .bind(e.name).bind(e.description)
+                    .bind(catalog::schema_for(e.entity).to_string())
+                    .bind(catalog::example_for(e.entity).to_string())
+                    .bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    pub async fn event_types(&self) -> Result<Vec<EventType>> {
+        let rows = with_pool!(&self.db, pool => sqlx::query_as::<_, (String, String, String, String, bool, bool)>(
+            "SELECT name, description, schema, example, strict, builtin FROM event_types ORDER BY name")
+            .fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, description, schema, example, strict, builtin)| EventType {
+                name,
+                description,
+                schema: serde_json::from_str(&schema).unwrap_or(Value::Null),
+                example: serde_json::from_str(&example).unwrap_or(Value::Null),
+                strict,
+                builtin,
+            })
+            .collect())
+    }
+
+    /// Registers (or updates) a custom event type. Built-in types cannot be changed.
+    pub async fn register_event_type(&self, t: EventType) -> Result<EventType> {
+        let mut v = crate::error::Validator::new();
+        v.check(
+            catalog::valid_event_name(&t.name),
+            "name",
+            "must look like entity.action (lower-case letters, digits, _)",
+        );
+        v.check(t.description.trim().len() <= 500, "description", "must be at most 500 characters");
+        v.check(t.schema.is_object(), "schema", "must be a JSON Schema object");
+        v.finish()?;
+        let builtin = catalog::BUILTIN_EVENTS.iter().any(|e| e.name == t.name);
+        if builtin {
+            return Err(Error::Conflict(format!("{} is a built-in event type", t.name)));
+        }
+        let now = self.now_ms();
+        with_pool!(&self.db, pool => sqlx::query(
+            "INSERT INTO event_types (name, description, schema, example, strict, builtin, created_at)
+             VALUES ($1, $2, $3, $4, $5, FALSE, $6)
+             ON CONFLICT (name) DO UPDATE SET description = excluded.description, schema = excluded.schema,
+                example = excluded.example, strict = excluded.strict")
+            .bind(&t.name).bind(t.description.trim()).bind(t.schema.to_string()).bind(t.example.to_string())
+            .bind(t.strict).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(EventType { builtin: false, ..t })
+    }
+
+    async fn event_type_exists(&self, name: &str) -> Result<bool> {
+        if catalog::BUILTIN_EVENTS.iter().any(|e| e.name == name) {
+            return Ok(true);
+        }
+        Ok(
+            with_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM event_types WHERE name = $1")
+            .bind(name).fetch_one(pool).await)?
+                > 0,
+        )
+    }
+
+    /// `POST /events`.
+    pub async fn publish(&self, input: PublishInput, idempotency_key: Option<String>) -> Result<Accepted> {
+        let mut v = crate::error::Validator::new();
+        let event_type = input.event_type.unwrap_or_default();
+        if event_type.is_empty() {
+            v.push("type", "is required");
+        } else if !self.event_type_exists(&event_type).await? {
+            v.push("type", format!("{event_type:?} is not in the event catalog (GET /api/v1/event-types)"));
+        }
+        let data = input.data.unwrap_or(Value::Null);
+        if !data.is_object() {
+            v.push("data", "must be a JSON object");
+        }
+        if let Some(id) = &input.id {
+            v.check(!id.is_empty() && id.len() <= 200, "id", "must be 1 to 200 characters");
+        }
+        if let Some(k) = &idempotency_key {
+            v.check(!k.is_empty() && k.len() <= 200, "Idempotency-Key", "must be 1 to 200 characters");
+        }
+        v.finish()?;
+        let data_text = data.to_string();
+        if data_text.len() > self.settings.max_payload_bytes {
+            return Err(Error::TooLarge(format!(
+                "data is {} bytes; the limit is {} bytes",
+                data_text.len(),
+                self.settings.max_payload_bytes
+            )));
+        }
+
+        let now = self.now_ms();
+        let key = idempotency_key.or_else(|| input.id.clone());
+        if let Some(k) = &key {
+            if let Some(first) = self.db.event_by_idempotency_key(k, now - self.settings.idempotency_window_ms).await? {
+                return Ok(first);
+            }
+        }
+
+        let subscribers: Vec<WebhookRow> = self
+            .db
+            .subscribers(&event_type)
+            .await?
+            .into_iter()
+            .filter(|w| crate::webhooks::service::matches_filter(w, &data))
+            .collect();
+        let event_id = input.id.clone().unwrap_or_else(|| new_id("evt"));
+        let body = json!({ "type": event_type, "timestamp": rfc3339(now), "data": data }).to_string();
+        let deliveries: Vec<NewDelivery> = subscribers
+            .iter()
+            .map(|w| NewDelivery {
+                id: new_id("msg"),
+                webhook_id: w.id.clone(),
+                max_attempts: crate::delivery::worker::retry_policy(w).max_attempts as i64,
+            })
+            .collect();
+        let accepted = Accepted { id: event_id.clone(), deliveries: deliveries.len() as i64, workflow_executions: 0 };
+
+        let stored =
+            self.db.insert_event(&accepted, &event_type, &data_text, key.as_deref(), &body, &deliveries, now).await;
+        match stored {
+            Ok(()) => {}
+            Err(e) if e.is_unique_violation() => {
+                // A concurrent request with the same key won the race: answer as it did.
+                if let Some(k) = &key {
+                    if let Some(first) = self.db.event_by_idempotency_key(k, 0).await? {
+                        return Ok(first);
+                    }
+                }
+                return Err(Error::Conflict(format!("an event with id {event_id:?} already exists")));
+            }
+            Err(e) => return Err(e),
+        }
+        if !deliveries.is_empty() {
+            self.wake.notify_one();
+        }
+        self.events_changed();
+        Ok(accepted)
+    }
+}
+
+impl Db {
+    async fn event_by_idempotency_key(&self, key: &str, since: i64) -> Result<Option<Accepted>> {
+        let row = with_pool!(self, pool => sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT id, deliveries, workflow_executions FROM events WHERE idempotency_key = $1 AND created_at >= $2")
+            .bind(key).bind(since).fetch_optional(pool).await)?;
+        Ok(row.map(|(id, deliveries, workflow_executions)| Accepted { id, deliveries, workflow_executions }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_event(
+        &self,
+        accepted: &Accepted,
+        event_type: &str,
+        data: &str,
+        key: Option<&str>,
+        body: &str,
+        deliveries: &[NewDelivery],
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&accepted.id).bind(event_type).bind(data).bind(key)
+                .bind(accepted.deliveries).bind(accepted.workflow_executions).bind(now)
+                .execute(&mut *tx).await?;
+            for d in deliveries {
+                sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
+                                max_attempts, next_retry_at, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7, $7)")
+                    .bind(&d.id).bind(&d.webhook_id).bind(&accepted.id).bind(event_type).bind(body)
+                    .bind(d.max_attempts).bind(now)
+                    .execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&d.id).bind(KIND_DELIVERY).bind(&d.webhook_id).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! Prometheus metrics, rendered as text at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `succeeded`, `retrying` or `failed`.
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub events_accepted: Counter,
+    pub delivery_attempts: Family<OutcomeLabels, Counter>,
+    pub attempt_seconds: Histogram,
+    pub queue_depth: Gauge,
+    pub oldest_due_age_seconds: Gauge,
+    pub retention_deleted: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("purple_cross");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        r.register("http_requests", "HTTP requests served, by method and status", http_requests.clone());
+        let events_accepted = Counter::default();
+        r.register("events_accepted", "Events accepted by POST /api/v1/events", events_accepted.clone());
+        let delivery_attempts = Family::<OutcomeLabels, Counter>::default();
+        r.register("delivery_attempts", "Webhook delivery attempts, by what followed", delivery_attempts.clone());
+        let attempt_seconds = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0]);
+        r.register("delivery_attempt_seconds", "Duration of webhook delivery attempts", attempt_seconds.clone());
+        let queue_depth = Gauge::default();
+        r.register("delivery_queue_depth", "Deliveries due now and not yet sent", queue_depth.clone());
+        let oldest_due_age_seconds = Gauge::default();
+        r.register(
+            "delivery_oldest_due_age_seconds",
+            "How long the oldest due delivery has waited",
+            oldest_due_age_seconds.clone(),
+        );
+        let retention_deleted = Counter::default();
+        r.register("retention_deleted", "Deliveries deleted by the retention job", retention_deleted.clone());
+        Self {
+            registry: r,
+            http_requests,
+            events_accepted,
+            delivery_attempts,
+            attempt_seconds,
+            queue_depth,
+            oldest_due_age_seconds,
+            retention_deleted,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

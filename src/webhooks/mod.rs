@@ -1,0 +1,7 @@
+//! Webhook subscriptions, their deliveries and statistics.
+
+pub mod model;
+pub mod service;
+pub mod store;
+
+pub use model::*;

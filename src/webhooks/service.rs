@@ -1,0 +1,553 @@
+//! Webhook operations as the API and the UI call them.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::model::*;
+use super::store::{AttemptRow, DeliveryFilter, DeliveryRow, WebhookRow};
+use crate::clock::rfc3339;
+use crate::condition::ConditionGroup;
+use crate::delivery::outcome::decide;
+use crate::delivery::worker::{attempt_request, retry_policy, Completion};
+use crate::due::KIND_DELIVERY;
+use crate::error::Validator;
+use crate::ids::new_id;
+use crate::store::with_pool;
+use crate::{signature, Error, Result, Services};
+
+const MAX_EVENTS: usize = 100;
+const MAX_HEADERS: usize = 20;
+/// Headers a subscriber may not override: we own them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Whether `data` passes the webhook's payload filter (no filter: everything does).
+pub fn matches_filter(w: &WebhookRow, data: &Value) -> bool {
+    match w.filter.as_deref().map(serde_json::from_str::<ConditionGroup>) {
+        Some(Ok(group)) => group.evaluate(data),
+        Some(Err(_)) | None => true,
+    }
+}
+
+fn status_of(w: &WebhookRow) -> &'static str {
+    match (w.active, w.disabled_reason.as_deref(), w.failing_since) {
+        (true, _, Some(_)) => "failing",
+        (true, _, None) => "active",
+        (false, Some("auto"), _) => "auto_disabled",
+        (false, Some("gone"), _) => "disabled",
+        (false, _, _) => "paused",
+    }
+}
+
+fn opt_time(t: Option<i64>) -> Option<String> {
+    t.map(rfc3339)
+}
+
+impl Services {
+    fn to_webhook(&self, w: &WebhookRow, with_secret: bool) -> Result<Webhook> {
+        Ok(Webhook {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            url: w.url.clone(),
+            events: serde_json::from_str(&w.events).unwrap_or_default(),
+            secret: if with_secret { Some(self.master_key.open(&w.secret_sealed)?) } else { None },
+            active: w.active,
+            status: status_of(w).to_string(),
+            disabled_reason: w.disabled_reason.clone(),
+            filter: w.filter.as_deref().and_then(|f| serde_json::from_str(f).ok()),
+            retry_policy: retry_policy(w),
+            rate_limit: w.rate_limit.map(|r| r as u32),
+            headers: serde_json::from_str(&w.headers).unwrap_or_default(),
+            failing_since: opt_time(w.failing_since),
+            last_success_at: opt_time(w.last_success_at),
+            last_failure_at: opt_time(w.last_failure_at),
+            previous_secret_expires_at: opt_time(w.previous_secret_expires_at.filter(|t| *t > self.now_ms())),
+            created_at: rfc3339(w.created_at),
+            updated_at: rfc3339(w.updated_at),
+        })
+    }
+
+    async fn webhook_row(&self, id: &str) -> Result<WebhookRow> {
+        self.db.webhook(id).await?.ok_or(Error::NotFound("webhook"))
+    }
+
+    /// Checks input and applies it to `row` (a new or an existing webhook).
+    async fn apply_input(&self, row: &mut WebhookRow, input: WebhookInput, creating: bool) -> Result<Vec<String>> {
+        let mut v = Validator::new();
+        if let Some(name) = &input.name {
+            let name = name.trim();
+            v.check(!name.is_empty() && name.chars().count() <= 200, "name", "must be 1 to 200 characters");
+            row.name = name.to_string();
+        } else if creating {
+            v.push("name", "is required");
+        }
+        if let Some(url) = &input.url {
+            match self.targets.check_url(url.trim()) {
+                Ok(u) => row.url = u.to_string(),
+                Err(reason) => v.push("url", reason),
+            }
+        } else if creating {
+            v.push("url", "is required");
+        }
+        let mut events: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
+        if let Some(list) = input.events {
+            let known = self.event_types().await?;
+            let mut cleaned: Vec<String> = Vec::new();
+            for (i, e) in list.iter().enumerate() {
+                let e = e.trim();
+                if !known.iter().any(|k| k.name == e) {
+                    v.push(format!("events[{i}]"), format!("{e:?} is not in the event catalog"));
+                } else if !cleaned.iter().any(|c| c == e) {
+                    cleaned.push(e.to_string());
+                }
+            }
+            v.check(!list.is_empty(), "events", "subscribe to at least one event");
+            v.check(list.len() <= MAX_EVENTS, "events", format!("at most {MAX_EVENTS} events"));
+            events = cleaned;
+        } else if creating {
+            v.push("events", "is required: subscribe to at least one event");
+        }
+        if let Some(active) = input.active {
+            if active && !row.active {
+                // Re-enabled by a person: forget the failure streak.
+                row.disabled_reason = None;
+                row.failing_since = None;
+            }
+            row.active = active;
+            if !active && row.disabled_reason.is_none() && !creating {
+                row.disabled_reason = Some("manual".into());
+            }
+        }
+        if let Some(filter) = input.filter {
+            if let Some(f) = &filter {
+                if let Err(Error::Validation(errs)) = f.validate("filter") {
+                    for e in errs {
+                        v.push(e.field, e.message);
+                    }
+                }
+            }
+            row.filter = filter.map(|f| serde_json::to_string(&f).expect("serialisable"));
+        }
+        if let Some(policy) = input.retry_policy {
+            if let Some(p) = &policy {
+                if let Err(Error::Validation(errs)) = p.validate() {
+                    for e in errs {
+                        v.push(e.field, e.message);
+                    }
+                }
+            }
+            row.retry_policy = policy.map(|p| serde_json::to_string(&p).expect("serialisable"));
+        }
+        if let Some(rate) = input.rate_limit {
+            if let Some(r) = rate {
+                v.check((1..=10_000).contains(&r), "rateLimit", "must be 1 to 10000 deliveries per second");
+            }
+            row.rate_limit = rate.map(i64::from);
+        }
+        if let Some(headers) = input.headers {
+            v.check(headers.len() <= MAX_HEADERS, "headers", format!("at most {MAX_HEADERS} headers"));
+            for (k, val) in &headers {
+                let lower = k.to_ascii_lowercase();
+                let valid_name =
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !valid_name {
+                    v.push(format!("headers.{k}"), "header names use letters, digits, - and _");
+                } else if RESERVED_HEADERS.contains(&lower.as_str()) {
+                    v.push(format!("headers.{k}"), "is set by Purple Cross and cannot be overridden");
+                }
+                if val.len() > 1000 || val.chars().any(|c| c.is_control()) {
+                    v.push(format!("headers.{k}"), "values must be at most 1000 printable characters");
+                }
+            }
+            row.headers = serde_json::to_string(&headers).expect("serialisable");
+        }
+        if let Some(secret) = &input.secret {
+            match signature::decode_secret(secret) {
+                Ok(bytes) if bytes.len() >= 24 && bytes.len() <= 64 && secret.starts_with(signature::SECRET_PREFIX) => {
+                    row.secret_sealed = self.master_key.seal(secret);
+                }
+                _ => v.push("secret", "must be whsec_ followed by base64 of 24 to 64 bytes"),
+            }
+        }
+        v.finish()?;
+        row.events = serde_json::to_string(&events).expect("serialisable");
+        Ok(events)
+    }
+
+    pub async fn create_webhook(&self, input: WebhookInput) -> Result<Webhook> {
+        let now = self.now_ms();
+        let mut row = WebhookRow {
+            id: new_id("wh"),
+            name: String::new(),
+            url: String::new(),
+            events: "[]".into(),
+            secret_sealed: self.master_key.seal(&signature::generate_secret()),
+            previous_secret_sealed: None,
+            previous_secret_expires_at: None,
+            active: true,
+            disabled_reason: None,
+            filter: None,
+            retry_policy: None,
+            rate_limit: None,
+            headers: "{}".into(),
+            failing_since: None,
+            last_success_at: None,
+            last_failure_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let events = self.apply_input(&mut row, input, true).await?;
+        self.db.insert_webhook(&row, &events).await?;
+        self.events_changed();
+        self.to_webhook(&row, true)
+    }
+
+    pub async fn update_webhook(&self, id: &str, input: WebhookInput) -> Result<Webhook> {
+        let mut row = self.webhook_row(id).await?;
+        let events = self.apply_input(&mut row, input, false).await?;
+        row.updated_at = self.now_ms();
+        self.db.update_webhook(&row, &events).await?;
+        self.events_changed();
+        self.to_webhook(&row, false)
+    }
+
+    pub async fn get_webhook(&self, id: &str, with_secret: bool) -> Result<Webhook> {
+        let row = self.webhook_row(id).await?;
+        self.to_webhook(&row, with_secret)
+    }
+
+    pub async fn list_webhooks(&self, q: &ListQuery) -> Result<Page<Webhook>> {
+        let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let (rows, total) = self.db.list_webhooks(search, q.offset(), q.limit() as i64).await?;
+        let data = rows.iter().map(|r| self.to_webhook(r, false)).collect::<Result<Vec<_>>>()?;
+        Ok(page(data, q, total))
+    }
+
+    pub async fn delete_webhook(&self, id: &str) -> Result<()> {
+        if self.db.delete_webhook(id).await? {
+            self.events_changed();
+            Ok(())
+        } else {
+            Err(Error::NotFound("webhook"))
+        }
+    }
+
+    /// New secret; the old one keeps signing for the overlap period unless `revoke_now`.
+    pub async fn regenerate_secret(&self, id: &str, revoke_now: bool) -> Result<Webhook> {
+        let mut row = self.webhook_row(id).await?;
+        let now = self.now_ms();
+        if revoke_now {
+            row.previous_secret_sealed = None;
+            row.previous_secret_expires_at = None;
+        } else {
+            row.previous_secret_sealed = Some(row.secret_sealed.clone());
+            row.previous_secret_expires_at = Some(now + self.settings.secret_overlap_ms);
+        }
+        row.secret_sealed = self.master_key.seal(&signature::generate_secret());
+        row.updated_at = now;
+        let events: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
+        self.db.update_webhook(&row, &events).await?;
+        self.to_webhook(&row, true)
+    }
+
+    /// Sends `webhook.test` now and reports the attempt. The delivery is
+    /// recorded like any other (and retried by the worker if it fails).
+    pub async fn test_webhook(&self, id: &str) -> Result<TestResult> {
+        let w = self.webhook_row(id).await?;
+        let now = self.now_ms();
+        let event_id = new_id("evt");
+        let delivery_id = new_id("msg");
+        let data = serde_json::json!({
+            "message": "This is a test event from Purple Cross",
+            "webhookId": w.id,
+            "webhookName": w.name,
+        });
+        let body = serde_json::json!({"type": "webhook.test", "timestamp": rfc3339(now), "data": data}).to_string();
+        let policy = retry_policy(&w);
+        let lease_owner = new_id("test");
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
+                         VALUES ($1, 'webhook.test', $2, NULL, 1, 0, $3)")
+                .bind(&event_id).bind(data.to_string()).bind(now).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
+                            max_attempts, created_at, updated_at)
+                         VALUES ($1, $2, $3, 'webhook.test', $4, 'pending', 0, $5, $6, $6)")
+                .bind(&delivery_id).bind(&w.id).bind(&event_id).bind(&body).bind(policy.max_attempts as i64).bind(now)
+                .execute(&mut *tx).await?;
+            // Leased to this request, so the worker leaves it alone unless we crash.
+            sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at, lease_owner, lease_expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&delivery_id).bind(KIND_DELIVERY).bind(&w.id).bind(now).bind(&lease_owner)
+                .bind(now + self.settings.worker.lease_ms)
+                .execute(&mut *tx).await?;
+            tx.commit().await
+        })?;
+        let req = attempt_request(self, &delivery_id, &body, &w, now)?;
+        let result = self.sender.send(&req, now).await;
+        let finished = self.now_ms();
+        let decision = decide(&result, 1, &policy, finished, rand::random::<f64>());
+        let outcome = TestResult {
+            delivery_id: delivery_id.clone(),
+            success: result.succeeded(),
+            status_code: result.status_code.map(i64::from),
+            duration_ms: result.duration_ms,
+            response_body: result.response_body.clone(),
+            error: result.error_message.clone(),
+        };
+        self.db
+            .complete_deliveries(
+                &lease_owner,
+                &[Completion::Attempted {
+                    delivery_id,
+                    webhook_id: w.id.clone(),
+                    attempt: 1,
+                    result,
+                    decision,
+                    auto_disable: false,
+                    webhook_name: w.name.clone(),
+                }],
+                finished,
+            )
+            .await?;
+        self.wake.notify_one();
+        self.events_changed();
+        Ok(outcome)
+    }
+
+    pub async fn list_deliveries(&self, webhook_id: Option<&str>, q: &ListQuery) -> Result<Page<Delivery>> {
+        if let Some(id) = webhook_id {
+            self.webhook_row(id).await?;
+        }
+        let mut v = Validator::new();
+        if let Some(s) = &q.status {
+            v.check(
+                ["pending", "succeeded", "failed"].contains(&s.as_str()),
+                "status",
+                "must be pending, succeeded or failed",
+            );
+        }
+        v.finish()?;
+        let filter = DeliveryFilter {
+            webhook_id: webhook_id.map(str::to_string),
+            status: q.status.clone().filter(|s| !s.is_empty()),
+            event: q.event.clone().filter(|s| !s.is_empty()),
+        };
+        let (rows, total) = self.db.list_deliveries(&filter, q.offset(), q.limit() as i64).await?;
+        Ok(page(rows.into_iter().map(|r| to_delivery(r, None)).collect(), q, total))
+    }
+
+    pub async fn get_delivery(&self, id: &str) -> Result<Delivery> {
+        let row = self.db.delivery(id).await?.ok_or(Error::NotFound("delivery"))?;
+        let attempts = self.db.attempts(id).await?;
+        Ok(to_delivery(row, Some(attempts)))
+    }
+
+    /// Sends a finished (or waiting) delivery again now, with the same `webhook-id`.
+    pub async fn retry_delivery(&self, id: &str) -> Result<Delivery> {
+        let row = self.db.delivery(id).await?.ok_or(Error::NotFound("delivery"))?;
+        let w = self.webhook_row(&row.webhook_id).await?;
+        if !w.active {
+            return Err(Error::Conflict("the webhook is disabled; enable it before retrying".into()));
+        }
+        self.requeue(&[row.id.clone()], &w).await?;
+        self.get_delivery(id).await
+    }
+
+    /// Re-queues every failed delivery of the webhook since `since` (ms); returns how many.
+    pub async fn recover(&self, webhook_id: &str, since: i64) -> Result<i64> {
+        let w = self.webhook_row(webhook_id).await?;
+        if !w.active {
+            return Err(Error::Conflict("the webhook is disabled; enable it before recovering".into()));
+        }
+        let ids = with_pool!(&self.db, pool => sqlx::query_scalar::<_, String>(
+            "SELECT id FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'failed' AND created_at >= $2")
+            .bind(webhook_id).bind(since).fetch_all(pool).await)?;
+        for chunk in ids.chunks(500) {
+            self.requeue(chunk, &w).await?;
+        }
+        Ok(ids.len() as i64)
+    }
+
+    async fn requeue(&self, ids: &[String], w: &WebhookRow) -> Result<()> {
+        let now = self.now_ms();
+        let max_extra = retry_policy(w).max_attempts as i64;
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for id in ids {
+                // A new round of attempts on top of those already made.
+                sqlx::query("UPDATE webhook_deliveries SET status = 'pending', max_attempts = attempt + $2,
+                                next_retry_at = $3, updated_at = $3 WHERE id = $1")
+                    .bind(id).bind(max_extra).bind(now).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_expires_at = NULL")
+                    .bind(id).bind(KIND_DELIVERY).bind(&w.id).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })?;
+        self.wake.notify_one();
+        self.events_changed();
+        Ok(())
+    }
+
+    pub async fn webhook_stats(&self, id: &str) -> Result<WebhookStats> {
+        let w = self.webhook_row(id).await?;
+        let mut stats = self.stats_for(Some(id)).await?;
+        stats.last_success_at = opt_time(w.last_success_at);
+        stats.last_failure_at = opt_time(w.last_failure_at);
+        Ok(stats)
+    }
+
+    async fn stats_for(&self, webhook_id: Option<&str>) -> Result<WebhookStats> {
+        let counts = self.db.delivery_counts(webhook_id).await?;
+        let mut durations = self.db.recent_attempt_durations(webhook_id, 1000).await?;
+        durations.sort_unstable();
+        let finished = counts.succeeded + counts.failed;
+        Ok(WebhookStats {
+            total: counts.pending + finished,
+            pending: counts.pending,
+            succeeded: counts.succeeded,
+            failed: counts.failed,
+            success_rate: (finished > 0).then(|| (counts.succeeded as f64 * 1000.0 / finished as f64).round() / 10.0),
+            p50_latency_ms: percentile(&durations, 0.50),
+            p95_latency_ms: percentile(&durations, 0.95),
+            last_success_at: None,
+            last_failure_at: None,
+        })
+    }
+
+    /// Overall analytics: totals, per event type and a per-day series over `days`.
+    pub async fn analytics(&self, days: i64) -> Result<Analytics> {
+        let days = days.clamp(1, 90);
+        const DAY: i64 = 86_400_000;
+        let now = self.now_ms();
+        let since = (now / DAY - (days - 1)) * DAY;
+        let (webhooks, active_webhooks, failing_webhooks) = self.db.webhook_counts().await?;
+        let by_event = self
+            .db
+            .counts_by_event(since)
+            .await?
+            .into_iter()
+            .map(|(event, succeeded, failed, pending)| EventTypeStats {
+                event,
+                total: succeeded + failed + pending,
+                succeeded,
+                failed,
+                pending,
+            })
+            .collect();
+        let buckets = self.db.counts_by_bucket(None, since, DAY).await?;
+        let by_day = (0..days)
+            .map(|i| {
+                let start = since + i * DAY;
+                let (s, f, p) = buckets.iter().find(|b| b.0 == start).map(|b| (b.1, b.2, b.3)).unwrap_or_default();
+                DayStats { day: rfc3339(start)[..10].to_string(), succeeded: s, failed: f, pending: p }
+            })
+            .collect();
+        Ok(Analytics {
+            webhooks,
+            active_webhooks,
+            failing_webhooks,
+            totals: self.stats_for(None).await?,
+            by_event,
+            by_day,
+        })
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn page<T>(data: Vec<T>, q: &ListQuery, total: i64) -> Page<T> {
+    let limit = q.limit();
+    Page { data, page: q.page(), limit, total, total_pages: (total + limit as i64 - 1) / limit as i64 }
+}
+
+fn to_delivery(r: DeliveryRow, attempts: Option<Vec<AttemptRow>>) -> Delivery {
+    Delivery {
+        id: r.id,
+        webhook_id: r.webhook_id,
+        event_id: r.event_id,
+        event: r.event,
+        payload: serde_json::from_str(&r.payload).unwrap_or(Value::String(r.payload)),
+        status: r.status,
+        status_code: r.status_code,
+        response_body: r.response_body,
+        error_message: r.error_message,
+        attempt: r.attempt,
+        max_attempts: r.max_attempts,
+        delivered_at: opt_time(r.delivered_at),
+        next_retry_at: opt_time(r.next_retry_at),
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
+        attempts: attempts.map(|list| {
+            list.into_iter()
+                .map(|a| Attempt {
+                    id: a.id,
+                    attempt: a.attempt,
+                    started_at: rfc3339(a.started_at),
+                    duration_ms: a.duration_ms,
+                    status_code: a.status_code,
+                    request_headers: serde_json::from_str(&a.request_headers).unwrap_or(Value::Null),
+                    response_body: a.response_body,
+                    error_class: a.error_class,
+                    error_message: a.error_message,
+                })
+                .collect()
+        }),
+    }
+}
+
+/// `POST /webhooks/verify`: checks a received request against a secret.
+pub fn verify_request(
+    secret: &str,
+    headers: &BTreeMap<String, String>,
+    body: &str,
+    now_secs: i64,
+) -> std::result::Result<(), signature::SignatureError> {
+    let get = |name: &'static str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .ok_or(signature::SignatureError::MissingHeader(name))
+    };
+    signature::verify(
+        secret,
+        get("webhook-id")?,
+        get("webhook-timestamp")?,
+        get("webhook-signature")?,
+        body.as_bytes(),
+        now_secs,
+        300,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(percentile(&[], 0.5), None);
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), Some(50));
+        assert_eq!(percentile(&v, 0.95), Some(95));
+        assert_eq!(percentile(&[7], 0.95), Some(7));
+    }
+}
