@@ -99,7 +99,8 @@ impl Sender {
         };
 
         if let Err(reason) = self.targets.check_url(&req.url) {
-            let class = if reason.contains("address") || reason.contains("localhost") { "ssrf" } else { "invalid_url" };
+            // Refusals of private targets all carry the hint naming the allowlist.
+            let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
             return fail(class, reason, started);
         }
 

@@ -32,7 +32,7 @@ pub enum Completion {
         delivery_id: String,
         webhook_id: String,
         attempt: i64,
-        result: AttemptResult,
+        result: Box<AttemptResult>,
         decision: Decision,
         /// The webhook has failed for longer than the auto-disable period.
         auto_disable: bool,
@@ -369,7 +369,7 @@ async fn attempt(
         delivery_id: delivery.id,
         webhook_id: w.id,
         attempt: attempt_no,
-        result,
+        result: Box::new(result),
         decision,
         auto_disable,
         webhook_name: w.name,

@@ -312,7 +312,7 @@ impl Services {
                     delivery_id,
                     webhook_id: w.id.clone(),
                     attempt: 1,
-                    result,
+                    result: Box::new(result),
                     decision,
                     auto_disable: false,
                     webhook_name: w.name.clone(),
@@ -360,7 +360,7 @@ impl Services {
         if !w.active {
             return Err(Error::Conflict("the webhook is disabled; enable it before retrying".into()));
         }
-        self.requeue(&[row.id.clone()], &w).await?;
+        self.requeue(std::slice::from_ref(&row.id), &w).await?;
         self.get_delivery(id).await
     }
 

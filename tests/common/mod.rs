@@ -96,12 +96,13 @@ async fn receive(State(s): State<ReceiverState>, headers: HeaderMap, body: Bytes
 
 /// Settings for tests: loopback allowed, short timeouts, fast polling.
 pub fn test_settings() -> Settings {
-    let mut s = Settings::default();
-    s.request_timeout = Duration::from_secs(3);
-    s.connect_timeout = Duration::from_secs(1);
-    s.worker.idle_poll_ms = 50;
-    s.worker.lease_ms = 10_000;
-    s
+    let defaults = Settings::default();
+    Settings {
+        request_timeout: Duration::from_secs(3),
+        connect_timeout: Duration::from_secs(1),
+        worker: domain::settings::WorkerSettings { idle_poll_ms: 50, lease_ms: 10_000, ..defaults.worker.clone() },
+        ..defaults
+    }
 }
 
 pub fn loopback_allowed() -> TargetPolicy {

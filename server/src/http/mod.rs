@@ -85,8 +85,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let targets = domain::ssrf::TargetPolicy::from_allowlist(&args.allow_private_targets)
         .map_err(|e| format!("--allow-private-targets: {e}"))?;
-    let mut settings = domain::settings::Settings::default();
-    settings.retention_days = args.retention_days;
+    let settings = domain::settings::Settings { retention_days: args.retention_days, ..Default::default() };
     let services = crate::config::open_with(&args.db, crate::config::MasterKeyUse::Needed, settings, targets).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
