@@ -7,7 +7,10 @@ const port = Number(process.env.E2E_PORT ?? 3107);
 const root = path.resolve(__dirname, "..");
 const bin = path.join(root, "target/release/purple-cross");
 const tmp = path.join(__dirname, ".tmp");
-const env = `PURPLE_CROSS_DATA_DIR=${tmp} DATABASE_URL=sqlite://${tmp}/e2e.db LEPTOS_SITE_ROOT=${root}/target/site`;
+// Test receivers run on 127.0.0.1, which webhooks may reach only when allowed.
+const env =
+  `PURPLE_CROSS_DATA_DIR=${tmp} DATABASE_URL=sqlite://${tmp}/e2e.db LEPTOS_SITE_ROOT=${root}/target/site ` +
+  `PURPLE_CROSS_ALLOW_PRIVATE_TARGETS=127.0.0.0/8`;
 
 export const ADMIN = { email: "admin@example.com", password: "correct horse battery" };
 export const STAFF = { email: "staff@example.com", password: "staff password 123" };
@@ -44,6 +47,7 @@ export default defineConfig({
       `rm -rf ${tmp} && mkdir -p ${tmp} && ` +
       `env ${env} ${bin} users create --email ${ADMIN.email} --role admin --password '${ADMIN.password}' && ` +
       `env ${env} ${bin} users create --email ${STAFF.email} --role staff --password '${STAFF.password}' && ` +
+      `env ${env} ${bin} keys create --name e2e --role admin | tail -n 1 > ${tmp}/api-key && ` +
       `exec env ${env} PURPLE_CROSS_BIND=127.0.0.1:${port} ${bin} serve`,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,

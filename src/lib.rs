@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod metrics;
+pub mod notifications;
 pub mod retry;
 pub mod services;
 pub mod settings;

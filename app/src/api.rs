@@ -87,3 +87,197 @@ pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
     p.require_admin().map_err(ssr::user_error)?;
     ssr::services()?.revoke_api_key(&id).await.map_err(ssr::user_error)
 }
+
+// ---- webhooks ----
+
+use leptos::server_fn::codec::Json;
+
+use crate::model::{
+    AnalyticsView, DayView, DeliveryView, EventTypeView, LiveView, NotificationView, PageView, StatsView,
+    TestResultView, WebhookRowView, WebhookView,
+};
+
+#[cfg(feature = "ssr")]
+fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B, ServerFnError> {
+    serde_json::to_value(a).and_then(serde_json::from_value).map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+#[cfg(feature = "ssr")]
+async fn services_for_user() -> Result<(domain::Services, domain::auth::Principal), ServerFnError> {
+    let p = ssr::principal().await?;
+    Ok((ssr::services()?, p))
+}
+
+#[server(prefix = "/rpc", endpoint = "list_webhooks")]
+pub async fn list_webhooks(page: u32, search: String) -> Result<PageView<WebhookRowView>, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let q =
+        domain::webhooks::ListQuery { page: Some(page), limit: Some(10), search: Some(search), ..Default::default() };
+    let listed = s.list_webhooks(&q).await.map_err(ssr::user_error)?;
+    let mut rows = Vec::with_capacity(listed.data.len());
+    for w in &listed.data {
+        let stats = s.webhook_stats(&w.id).await.map_err(ssr::user_error)?;
+        rows.push(WebhookRowView { webhook: convert(w)?, stats: convert(&stats)? });
+    }
+    Ok(PageView {
+        data: rows,
+        page: listed.page,
+        limit: listed.limit,
+        total: listed.total,
+        total_pages: listed.total_pages,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "event_catalog")]
+pub async fn event_catalog() -> Result<Vec<EventTypeView>, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.event_types().await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "create_webhook", input = Json)]
+pub async fn create_webhook(
+    name: String,
+    url: String,
+    events: Vec<String>,
+    rate_limit: Option<u32>,
+) -> Result<WebhookView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let input = domain::webhooks::WebhookInput {
+        name: Some(name),
+        url: Some(url),
+        events: Some(events),
+        rate_limit: Some(rate_limit),
+        ..Default::default()
+    };
+    convert(&s.create_webhook(input).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "update_webhook", input = Json)]
+pub async fn update_webhook(
+    id: String,
+    name: String,
+    url: String,
+    events: Vec<String>,
+) -> Result<WebhookView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let input =
+        domain::webhooks::WebhookInput { name: Some(name), url: Some(url), events: Some(events), ..Default::default() };
+    convert(&s.update_webhook(&id, input).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "set_webhook_active")]
+pub async fn set_webhook_active(id: String, active: bool) -> Result<(), ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let input = domain::webhooks::WebhookInput { active: Some(active), ..Default::default() };
+    s.update_webhook(&id, input).await.map_err(ssr::user_error)?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_webhook")]
+pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    s.delete_webhook(&id).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "test_webhook")]
+pub async fn test_webhook(id: String) -> Result<TestResultView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.test_webhook(&id).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_webhook")]
+pub async fn get_webhook(id: String) -> Result<WebhookView, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    convert(&s.get_webhook(&id, p.is_admin()).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "webhook_stats")]
+pub async fn webhook_stats(id: String) -> Result<StatsView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.webhook_stats(&id).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "webhook_series")]
+pub async fn webhook_series(id: String, days: i64) -> Result<Vec<DayView>, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.delivery_series(Some(&id), days).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "list_deliveries")]
+pub async fn list_deliveries(
+    webhook_id: String,
+    page: u32,
+    status: String,
+    event: String,
+) -> Result<PageView<DeliveryView>, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let q = domain::webhooks::ListQuery {
+        page: Some(page),
+        limit: Some(20),
+        status: Some(status).filter(|s| !s.is_empty()),
+        event: Some(event).filter(|e| !e.is_empty()),
+        ..Default::default()
+    };
+    convert(&s.list_deliveries(Some(&webhook_id), &q).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_delivery")]
+pub async fn get_delivery(id: String) -> Result<DeliveryView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.get_delivery(&id).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "retry_delivery")]
+pub async fn retry_delivery(id: String) -> Result<(), ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    s.retry_delivery(&id).await.map_err(ssr::user_error)?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "regenerate_secret")]
+pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<WebhookView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.regenerate_secret(&id, revoke_now).await.map_err(ssr::user_error)?)
+}
+
+/// Re-queues failed deliveries since a date (`YYYY-MM-DD`, UTC); returns how many.
+#[server(prefix = "/rpc", endpoint = "recover_failed")]
+pub async fn recover_failed(id: String, since: String) -> Result<i64, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let date = chrono::NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
+        .map_err(|_| ServerFnError::new("since: pick a date"))?;
+    let ms = date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
+    s.recover(&id, ms).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "analytics")]
+pub async fn analytics(days: i64) -> Result<AnalyticsView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.analytics(days).await.map_err(ssr::user_error)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "live_stats")]
+pub async fn live_stats() -> Result<LiveView, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let n = s.live_numbers().await.map_err(ssr::user_error)?;
+    Ok(LiveView {
+        deliveries_today: n.deliveries_today,
+        success_rate_today: n.success_rate_today,
+        failing_webhooks: n.failing_webhooks,
+        unread_notifications: n.unread_notifications,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "list_notifications")]
+pub async fn list_notifications() -> Result<Vec<NotificationView>, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.notifications(100).await.map_err(ssr::user_error)?)
+}
+
+/// Marks one notification read, or all of them when `id` is empty.
+#[server(prefix = "/rpc", endpoint = "mark_notifications_read")]
+pub async fn mark_notifications_read(id: String) -> Result<(), ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    let id = Some(id).filter(|i| !i.is_empty());
+    s.mark_notifications_read(id.as_deref()).await.map_err(ssr::user_error)
+}

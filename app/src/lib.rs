@@ -34,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::live::provide_live();
 
     // Effects run only in the browser: this marks the page as hydrated, which
     // the browser tests wait for before they click.
@@ -52,10 +53,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage/>
                 <Route path=path!("/setup") view=pages::login::SetupPage/>
                 <Route path=path!("/") view=pages::dashboard::DashboardPage/>
-                <Route path=path!("/webhooks") view=pages::placeholders::WebhooksPage/>
+                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage/>
+                <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage/>
                 <Route path=path!("/workflows") view=pages::placeholders::WorkflowsPage/>
                 <Route path=path!("/executions") view=pages::placeholders::ExecutionsPage/>
-                <Route path=path!("/notifications") view=pages::placeholders::NotificationsPage/>
+                <Route path=path!("/notifications") view=pages::notifications::NotificationsPage/>
                 <Route path=path!("/settings") view=pages::settings::SettingsPage/>
             </Routes>
         </Router>

@@ -15,3 +15,56 @@ export async function login(page: Page, who = ADMIN) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("current-user")).toContainText(who.email);
 }
+
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { APIRequestContext } from "@playwright/test";
+
+/** The admin API key the web server setup created. */
+export function apiKey(): string {
+  return fs.readFileSync(path.join(__dirname, "..", ".tmp", "api-key"), "utf8").trim();
+}
+
+export async function publish(request: APIRequestContext, type: string, data: object) {
+  const resp = await request.post("/api/v1/events", {
+    headers: { Authorization: `Bearer ${apiKey()}` },
+    data: { type, data },
+  });
+  expect(resp.status()).toBe(202);
+  return resp.json();
+}
+
+export type Receiver = { url: string; hits: { headers: http.IncomingHttpHeaders; body: string }[]; close: () => Promise<void> };
+
+/** A webhook endpoint on 127.0.0.1 answering from `statuses` (then 200). */
+export async function startReceiver(statuses: number[] = []): Promise<Receiver> {
+  const hits: Receiver["hits"] = [];
+  const script = [...statuses];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      hits.push({ headers: req.headers, body });
+      const status = script.shift() ?? 200;
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.end(status < 300 ? "thanks" : "nope");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    hits,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+export async function createWebhookViaApi(request: APIRequestContext, name: string, url: string, events: string[]) {
+  const resp = await request.post("/api/v1/webhooks", {
+    headers: { Authorization: `Bearer ${apiKey()}` },
+    data: { name, url, events },
+  });
+  expect(resp.status()).toBe(201);
+  return resp.json();
+}

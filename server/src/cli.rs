@@ -71,6 +71,14 @@ pub struct ServeArgs {
     /// Deliveries and events older than this many days are deleted.
     #[arg(long, env = "PURPLE_CROSS_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: i64,
+    /// How long a worker's claim on a delivery lasts before another instance may take it over.
+    #[arg(long, env = "PURPLE_CROSS_LEASE_SECONDS", default_value_t = 60)]
+    pub lease_seconds: i64,
+    /// Delivery attempts in flight at once, and at most per webhook.
+    #[arg(long, env = "PURPLE_CROSS_CONCURRENCY", default_value_t = 256)]
+    pub concurrency: usize,
+    #[arg(long, env = "PURPLE_CROSS_PER_ENDPOINT", default_value_t = 32)]
+    pub per_endpoint: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

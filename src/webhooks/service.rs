@@ -426,6 +426,25 @@ impl Services {
         })
     }
 
+    /// Deliveries per UTC day and outcome over the last `days` days (oldest first),
+    /// for one webhook or all of them.
+    pub async fn delivery_series(&self, webhook_id: Option<&str>, days: i64) -> Result<Vec<DayStats>> {
+        const DAY: i64 = 86_400_000;
+        let days = days.clamp(1, 90);
+        if let Some(id) = webhook_id {
+            self.webhook_row(id).await?;
+        }
+        let since = (self.now_ms() / DAY - (days - 1)) * DAY;
+        let buckets = self.db.counts_by_bucket(webhook_id, since, DAY).await?;
+        Ok((0..days)
+            .map(|i| {
+                let start = since + i * DAY;
+                let (s, f, p) = buckets.iter().find(|b| b.0 == start).map(|b| (b.1, b.2, b.3)).unwrap_or_default();
+                DayStats { day: rfc3339(start)[..10].to_string(), succeeded: s, failed: f, pending: p }
+            })
+            .collect())
+    }
+
     /// Overall analytics: totals, per event type and a per-day series over `days`.
     pub async fn analytics(&self, days: i64) -> Result<Analytics> {
         let days = days.clamp(1, 90);
@@ -446,14 +465,7 @@ impl Services {
                 pending,
             })
             .collect();
-        let buckets = self.db.counts_by_bucket(None, since, DAY).await?;
-        let by_day = (0..days)
-            .map(|i| {
-                let start = since + i * DAY;
-                let (s, f, p) = buckets.iter().find(|b| b.0 == start).map(|b| (b.1, b.2, b.3)).unwrap_or_default();
-                DayStats { day: rfc3339(start)[..10].to_string(), succeeded: s, failed: f, pending: p }
-            })
-            .collect();
+        let by_day = self.delivery_series(None, days).await?;
         Ok(Analytics {
             webhooks,
             active_webhooks,

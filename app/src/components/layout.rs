@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::whoami;
+use crate::api::{live_stats, whoami};
+use crate::components::live::use_live;
 
 stylance::import_crate_style!(style, "src/components/layout.module.css");
 
@@ -20,6 +21,8 @@ const NAV: &[(&str, &str)] = &[
 #[component]
 pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
     let me = OnceResource::new(whoami());
+    let live = use_live();
+    let numbers = Resource::new(move || live.get(), |_| live_stats());
     let (menu_open, set_menu_open) = signal(false);
     let nav_class = move || {
         if menu_open.get() {
@@ -65,6 +68,35 @@ pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
                 <header class=style::header>
                     <h1 class="text-xl font-semibold">{title}</h1>
                     <div class="flex items-center gap-3 text-sm">
+                        <a
+                            href="/notifications"
+                            data-testid="bell"
+                            class="relative rounded-full p-2 text-slate-600 hover:bg-slate-100"
+                            aria-label=move || {
+                                let n = numbers.get().and_then(|r| r.ok()).map(|n| n.unread_notifications).unwrap_or(0);
+                                format!("Notifications: {n} unread")
+                            }
+                        >
+                            <span aria-hidden="true">"🔔"</span>
+                            <Transition fallback=|| ()>
+                                {move || {
+                                    numbers
+                                        .get()
+                                        .and_then(|r| r.ok())
+                                        .filter(|n| n.unread_notifications > 0)
+                                        .map(|n| {
+                                            view! {
+                                                <span
+                                                    data-testid="unread-count"
+                                                    class="absolute -right-1 -top-1 rounded-full bg-red-600 px-1.5 text-xs font-semibold text-white"
+                                                >
+                                                    {n.unread_notifications}
+                                                </span>
+                                            }
+                                        })
+                                }}
+                            </Transition>
+                        </a>
                         <Suspense fallback=|| view! { <span class="text-slate-400">"…"</span> }>
                             {move || {
                                 me.get()

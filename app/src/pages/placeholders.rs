@@ -16,11 +16,6 @@ fn Coming(title: &'static str, body: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn WebhooksPage() -> impl IntoView {
-    view! { <Coming title="Webhooks" body="Webhook subscriptions, delivery history and statistics are managed here. The REST API under /api/v1/webhooks is available to integrators."/> }
-}
-
-#[component]
 pub fn WorkflowsPage() -> impl IntoView {
     view! { <Coming title="Workflows" body="The visual workflow builder will live here."/> }
 }
@@ -28,9 +23,4 @@ pub fn WorkflowsPage() -> impl IntoView {
 #[component]
 pub fn ExecutionsPage() -> impl IntoView {
     view! { <Coming title="Executions" body="Workflow executions and their steps will be listed here."/> }
-}
-
-#[component]
-pub fn NotificationsPage() -> impl IntoView {
-    view! { <Coming title="Notifications" body="In-app notifications will be listed here."/> }
 }

@@ -111,7 +111,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request<Body>,
             req.extensions_mut().insert(p);
             next.run(req).await
         }
-        None if path.starts_with("/api/") || path.starts_with("/rpc/") => Problem::unauthorized().into_response(),
+        None if path.starts_with("/api/") || path.starts_with("/rpc/") || path == "/live" => {
+            Problem::unauthorized().into_response()
+        }
         None => {
             let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let mut login = format!("/login?next={}", urlencode(target));

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod health;
 pub mod json;
+pub mod live;
 pub mod problem;
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,8 @@ pub struct AppState {
     /// The one-time first-admin token while no user exists.
     pub setup_token: Arc<Mutex<Option<String>>>,
     pub metrics: Arc<Metrics>,
+    /// Turns true when the server begins to shut down (ends live streams).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -59,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(auth::login_submit))
         .route("/logout", post(auth::logout))
         .route("/setup", post(auth::setup_submit))
+        .route("/live", get(live::live))
         .nest("/api/v1", api::routes().layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
         .leptos_routes_with_context(
             &state,
@@ -85,7 +89,19 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let targets = domain::ssrf::TargetPolicy::from_allowlist(&args.allow_private_targets)
         .map_err(|e| format!("--allow-private-targets: {e}"))?;
-    let settings = domain::settings::Settings { retention_days: args.retention_days, ..Default::default() };
+    let defaults = domain::settings::Settings::default();
+    // A lease must outlive the longest attempt, or a slow request could be sent twice at once.
+    let lease_ms = (args.lease_seconds * 1000).max(defaults.request_timeout.as_millis() as i64 + 1000);
+    let settings = domain::settings::Settings {
+        retention_days: args.retention_days,
+        worker: domain::settings::WorkerSettings {
+            lease_ms,
+            concurrency: args.concurrency.max(1),
+            per_endpoint: args.per_endpoint.max(1),
+            ..defaults.worker.clone()
+        },
+        ..defaults
+    };
     let services = crate::config::open_with(&args.db, crate::config::MasterKeyUse::Needed, settings, targets).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
@@ -112,19 +128,27 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         leptos_options: leptos_options(args.bind),
         setup_token: Arc::new(Mutex::new(setup_token)),
         metrics: services.metrics.clone(),
+        shutdown: stop_rx.clone(),
     };
     tracing::info!(site_root = %state.leptos_options.site_root, "serving site assets");
     let listener =
         tokio::net::TcpListener::bind(args.bind).await.map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!(addr = %args.bind, role = ?args.role, "purple-cross listening");
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut stopping = stop_rx.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
     let served = if args.role == ProcessRole::Worker {
         // A worker instance still answers health and metrics, nothing else.
-        axum::serve(listener, worker_router(state)).with_graceful_shutdown(shutdown_signal()).await
+        axum::serve(listener, worker_router(state)).with_graceful_shutdown(stopped).await
     } else {
-        axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+        axum::serve(listener, router(state)).with_graceful_shutdown(stopped).await
     };
     served.map_err(|e| e.to_string())?;
-    let _ = stop_tx.send(true);
     for task in background {
         let _ = task.await;
     }

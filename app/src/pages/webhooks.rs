@@ -1,0 +1,359 @@
+//! The webhooks list: live numbers, search, create, toggle, test, delete.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::{event_catalog, list_webhooks, CreateWebhook, DeleteWebhook, SetWebhookActive, TestWebhook};
+use crate::components::layout::Shell;
+use crate::components::live::use_live;
+use crate::components::live_strip::LiveStrip;
+use crate::components::ui::{clean_error, confirm, percent, short_time, ErrorMessage, Loading, Pager, StatusBadge};
+use crate::model::{EventTypeView, TestResultView, WebhookRowView};
+
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    let page = RwSignal::new(1u32);
+    let search = RwSignal::new(String::new());
+    let creating = RwSignal::new(false);
+    let create = ServerAction::<CreateWebhook>::new();
+    let toggle = ServerAction::<SetWebhookActive>::new();
+    let remove = ServerAction::<DeleteWebhook>::new();
+    let live = use_live();
+    let list = Resource::new(
+        move || {
+            (
+                page.get(),
+                search.get(),
+                create.version().get(),
+                toggle.version().get(),
+                remove.version().get(),
+                live.get(),
+            )
+        },
+        |(page, search, ..)| list_webhooks(page, search),
+    );
+    let total_pages = Signal::derive(move || list.get().and_then(|r| r.ok()).map(|p| p.total_pages).unwrap_or(1));
+
+    view! {
+        <Shell title="Webhooks">
+            <LiveStrip/>
+            <div class="mb-4 flex flex-wrap items-end justify-between gap-3">
+                <div>
+                    <label for="webhook-search" class="block text-sm font-medium">"Search"</label>
+                    <input
+                        id="webhook-search"
+                        type="search"
+                        placeholder="Name or URL"
+                        class="mt-1 w-64 rounded-md border border-slate-300 px-3 py-2"
+                        prop:value=search
+                        on:input=move |ev| {
+                            search.set(event_target_value(&ev));
+                            page.set(1);
+                        }
+                    />
+                </div>
+                <button
+                    type="button"
+                    class="rounded-md bg-purple-700 px-4 py-2 font-medium text-white hover:bg-purple-800"
+                    aria-expanded=move || creating.get().to_string()
+                    on:click=move |_| creating.update(|c| *c = !*c)
+                >
+                    {move || if creating.get() { "Close form" } else { "New webhook" }}
+                </button>
+            </div>
+            <Show when=move || creating.get()>
+                <CreateForm create=create on_done=move || creating.set(false)/>
+            </Show>
+            {move || {
+                create.value().get().and_then(|r| r.ok()).and_then(|w| w.secret.map(|s| (w.name, s))).map(|(name, secret)| {
+                    view! {
+                        <div role="status" class="mb-4 rounded-md border border-green-200 bg-green-50 p-3 text-sm">
+                            <p class="font-medium text-green-800">
+                                {format!("Webhook \"{name}\" created. Its signing secret (also on its page):")}
+                            </p>
+                            <code data-testid="new-secret" class="mt-1 block break-all font-mono">{secret}</code>
+                        </div>
+                    }
+                })
+            }}
+            {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
+            {move || toggle.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
+            <Transition fallback=Loading>
+                {move || {
+                    list.get().map(|r| match r {
+                        Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
+                        Ok(p) if p.data.is_empty() => view! {
+                            <div class="rounded-lg border border-dashed border-slate-300 bg-white p-8 text-center text-slate-600">
+                                {if search.get_untracked().is_empty() { "No webhooks yet. Create one to start receiving events." } else { "No webhook matches this search." }}
+                            </div>
+                        }.into_any(),
+                        Ok(p) => view! {
+                            <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+                                <table class="w-full text-left text-sm">
+                                    <thead class="border-b bg-slate-50 text-slate-500">
+                                        <tr>
+                                            <th class="px-4 py-2">"Name"</th>
+                                            <th class="px-4 py-2">"Status"</th>
+                                            <th class="px-4 py-2">"Success"</th>
+                                            <th class="px-4 py-2">"Last delivery"</th>
+                                            <th class="px-4 py-2">"Active"</th>
+                                            <th class="px-4 py-2"><span class="sr-only">"Actions"</span></th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {p.data.into_iter().map(|row| view! { <Row row=row toggle=toggle remove=remove/> }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                    })
+                }}
+            </Transition>
+            <Pager page=page total_pages=total_pages/>
+        </Shell>
+    }
+}
+
+#[component]
+fn Row(
+    row: WebhookRowView,
+    toggle: ServerAction<SetWebhookActive>,
+    remove: ServerAction<DeleteWebhook>,
+) -> impl IntoView {
+    let w = row.webhook;
+    let test = ServerAction::<TestWebhook>::new();
+    let last = [w.last_success_at.clone(), w.last_failure_at.clone()].into_iter().flatten().max();
+    let (id, id2, id3, name) = (w.id.clone(), w.id.clone(), w.id.clone(), w.name.clone());
+    let active = w.active;
+    let (href, link_text, toggle_label) =
+        (format!("/webhooks/{}", w.id), w.name.clone(), format!("Active: {}", w.name));
+    view! {
+        <tr class="border-b align-top last:border-0" data-testid="webhook-row">
+            <td class="px-4 py-3">
+                <A href=href attr:class="font-medium text-purple-800 hover:underline">{link_text}</A>
+                <p class="max-w-xs truncate text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
+                {move || test.value().get().map(|r| view! { <TestOutcome result=r/> })}
+            </td>
+            <td class="px-4 py-3"><StatusBadge status=w.status.clone()/></td>
+            <td class="px-4 py-3">{percent(row.stats.success_rate)}</td>
+            <td class="px-4 py-3 text-slate-600">{last.map(|t| short_time(&t)).unwrap_or_else(|| "never".into())}</td>
+            <td class="px-4 py-3">
+                <label class="inline-flex cursor-pointer items-center gap-2">
+                    <input
+                        type="checkbox"
+                        class="h-4 w-4 accent-purple-700"
+                        aria-label=toggle_label
+                        prop:checked=active
+                        on:change=move |ev| {
+                            toggle.dispatch(SetWebhookActive { id: id.clone(), active: event_target_checked(&ev) });
+                        }
+                    />
+                </label>
+            </td>
+            <td class="space-x-2 whitespace-nowrap px-4 py-3 text-right">
+                <button
+                    type="button"
+                    class="rounded-md border border-slate-300 px-2 py-1 hover:bg-slate-100 disabled:opacity-50"
+                    disabled=move || test.pending().get()
+                    on:click=move |_| { test.dispatch(TestWebhook { id: id2.clone() }); }
+                >
+                    {move || if test.pending().get() { "Sending…" } else { "Test" }}
+                </button>
+                <button
+                    type="button"
+                    class="rounded-md border border-red-200 px-2 py-1 text-red-700 hover:bg-red-50"
+                    on:click=move |_| {
+                        if confirm(&format!("Delete the webhook \"{name}\" and its delivery history? This cannot be undone.")) {
+                            remove.dispatch(DeleteWebhook { id: id3.clone() });
+                        }
+                    }
+                >
+                    "Delete"
+                </button>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn TestOutcome(result: Result<TestResultView, ServerFnError>) -> impl IntoView {
+    match result {
+        Err(e) => {
+            view! { <p role="alert" class="mt-2 text-xs text-red-700">{clean_error(&e.to_string())}</p> }.into_any()
+        }
+        Ok(t) => {
+            let (class, head) = if t.success {
+                ("border-green-200 bg-green-50 text-green-800", "Delivered")
+            } else {
+                ("border-red-200 bg-red-50 text-red-800", "Failed")
+            };
+            let status = t.status_code.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no response".into());
+            let excerpt: String =
+                t.response_body.clone().or(t.error.clone()).unwrap_or_default().chars().take(200).collect();
+            view! {
+                <div data-testid="test-result" role="status" class=format!("mt-2 rounded border px-2 py-1 text-xs {class}")>
+                    <p class="font-medium">{format!("{head}: {status} in {} ms", t.duration_ms)}</p>
+                    {(!excerpt.is_empty()).then(|| view! { <pre class="mt-1 whitespace-pre-wrap break-all font-mono">{excerpt}</pre> })}
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Event types grouped by entity (`appointment.completed` → `appointment`).
+pub fn group_events(types: Vec<EventTypeView>) -> BTreeMap<String, Vec<EventTypeView>> {
+    let mut groups: BTreeMap<String, Vec<EventTypeView>> = BTreeMap::new();
+    for t in types {
+        let entity = t.name.split('.').next().unwrap_or(&t.name).to_string();
+        groups.entry(entity).or_default().push(t);
+    }
+    groups
+}
+
+/// The event catalog as grouped checkboxes with a select-all per group.
+#[component]
+pub fn EventPicker(selected: RwSignal<Vec<String>>) -> impl IntoView {
+    let catalog = OnceResource::new(event_catalog());
+    view! {
+        <fieldset>
+            <legend class="text-sm font-medium">"Events"</legend>
+            <Suspense fallback=Loading>
+                {move || catalog.get().map(|r| match r {
+                    Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
+                    Ok(types) => view! {
+                        <div class="mt-2 grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
+                            {group_events(types).into_iter().map(|(entity, events)| {
+                                let names: Vec<String> = events.iter().map(|e| e.name.clone()).collect();
+                                let names2 = names.clone();
+                                let all_on = move || names.iter().all(|n| selected.get().contains(n));
+                                view! {
+                                    <div class="rounded-md border border-slate-200 p-3">
+                                        <label class="flex items-center gap-2 text-sm font-semibold capitalize">
+                                            <input
+                                                type="checkbox"
+                                                class="accent-purple-700"
+                                                aria-label=format!("All {} events", entity.replace('_', " "))
+                                                prop:checked=all_on
+                                                on:change=move |ev| {
+                                                    let on = event_target_checked(&ev);
+                                                    selected.update(|s| {
+                                                        s.retain(|n| !names2.contains(n));
+                                                        if on { s.extend(names2.iter().cloned()); }
+                                                    });
+                                                }
+                                            />
+                                            {entity.replace('_', " ")}
+                                        </label>
+                                        <div class="mt-1 space-y-1 pl-5">
+                                            {events.into_iter().map(|e| {
+                                                let (n1, n2) = (e.name.clone(), e.name.clone());
+                                                view! {
+                                                    <label class="flex items-center gap-2 text-sm" title=e.description.clone()>
+                                                        <input
+                                                            type="checkbox"
+                                                            class="accent-purple-700"
+                                                            prop:checked=move || selected.get().contains(&n1)
+                                                            on:change=move |ev| {
+                                                                let on = event_target_checked(&ev);
+                                                                selected.update(|s| {
+                                                                    s.retain(|n| n != &n2);
+                                                                    if on { s.push(n2.clone()); }
+                                                                });
+                                                            }
+                                                        />
+                                                        <span class="font-mono text-xs">{e.name.clone()}</span>
+                                                    </label>
+                                                }
+                                            }).collect_view()}
+                                        </div>
+                                    </div>
+                                }
+                            }).collect_view()}
+                        </div>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </fieldset>
+    }
+}
+
+#[component]
+fn CreateForm(create: ServerAction<CreateWebhook>, on_done: impl Fn() + Send + Sync + 'static + Copy) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let url = RwSignal::new(String::new());
+    let events = RwSignal::new(Vec::<String>::new());
+    let rate = RwSignal::new(String::new());
+    let local_error = RwSignal::new(None::<String>);
+    let url_hint = move || {
+        let u = url.get();
+        let u = u.trim();
+        if u.is_empty() || u.starts_with("https://") || u.starts_with("http://") {
+            None
+        } else {
+            Some("The URL must start with https:// or http://")
+        }
+    };
+    // Close the form once the server accepted it.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            on_done();
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        local_error.set(None);
+        let rate_limit = match rate.get().trim() {
+            "" => None,
+            r => match r.parse::<u32>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    local_error.set(Some("Rate limit: enter a whole number of deliveries per second".into()));
+                    return;
+                }
+            },
+        };
+        create.dispatch(CreateWebhook {
+            name: name.get(),
+            url: url.get().trim().to_string(),
+            events: events.get(),
+            rate_limit,
+        });
+    };
+    view! {
+        <form on:submit=submit class="mb-6 space-y-4 rounded-lg border border-slate-200 bg-white p-5" aria-label="New webhook">
+            <h2 class="text-lg font-semibold">"New webhook"</h2>
+            <div class="grid gap-4 md:grid-cols-2">
+                <div>
+                    <label for="wh-name" class="block text-sm font-medium">"Name"</label>
+                    <input id="wh-name" required maxlength="200" class="mt-1 w-full rounded-md border border-slate-300 px-3 py-2"
+                        prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                </div>
+                <div>
+                    <label for="wh-url" class="block text-sm font-medium">"Endpoint URL"</label>
+                    <input id="wh-url" required type="text" inputmode="url" placeholder="https://example.com/webhooks"
+                        class="mt-1 w-full rounded-md border border-slate-300 px-3 py-2"
+                        prop:value=url on:input=move |ev| url.set(event_target_value(&ev))/>
+                    {move || url_hint().map(|h| view! { <p class="mt-1 text-xs text-red-700">{h}</p> })}
+                </div>
+            </div>
+            <EventPicker selected=events/>
+            <details class="rounded-md border border-slate-200 p-3">
+                <summary class="cursor-pointer text-sm font-medium">"Advanced"</summary>
+                <div class="mt-3">
+                    <label for="wh-rate" class="block text-sm font-medium">"Rate limit (deliveries per second, empty for none)"</label>
+                    <input id="wh-rate" inputmode="numeric" class="mt-1 w-40 rounded-md border border-slate-300 px-3 py-2"
+                        prop:value=rate on:input=move |ev| rate.set(event_target_value(&ev))/>
+                </div>
+            </details>
+            {move || local_error.get().map(|m| view! { <ErrorMessage message=m/> })}
+            {move || create.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
+            <button type="submit" class="rounded-md bg-purple-700 px-4 py-2 font-medium text-white hover:bg-purple-800 disabled:opacity-50"
+                disabled=move || create.pending().get()>
+                {move || if create.pending().get() { "Creating…" } else { "Create webhook" }}
+            </button>
+        </form>
+    }
+}

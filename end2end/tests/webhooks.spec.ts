@@ -1,0 +1,169 @@
+import { test, expect } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { createWebhookViaApi, hydrated, login, publish, startReceiver } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+test.beforeEach(async ({ page }) => {
+  page.on("dialog", (d) => d.accept());
+  await login(page);
+});
+
+test("create a webhook with two events, send a test, see it in the history with attempts", async ({ page, request }) => {
+  const rx = await startReceiver();
+  await page.goto("/webhooks");
+  await hydrated(page);
+  await page.getByRole("button", { name: "New webhook" }).click();
+  const form = page.getByRole("form", { name: "New webhook" });
+  await form.getByLabel("Name").fill("Clinic sync");
+  await form.getByLabel("Endpoint URL").fill("not a url");
+  await expect(form.getByText("The URL must start with https:// or http://")).toBeVisible();
+  await form.getByLabel("Endpoint URL").fill(rx.url);
+  await form.getByLabel("appointment.completed").check();
+  await form.getByLabel("invoice.paid").check();
+  await page.screenshot({ path: "test-results/screens/webhook-create.png", fullPage: true });
+  await form.getByRole("button", { name: "Create webhook" }).click();
+  await expect(page.getByTestId("new-secret")).toContainText("whsec_");
+  const row = page.getByTestId("webhook-row").filter({ hasText: "Clinic sync" });
+  await expect(row).toBeVisible();
+
+  await row.getByRole("button", { name: "Test" }).click();
+  await expect(row.getByTestId("test-result")).toContainText("Delivered: HTTP 200");
+  expect(rx.hits.length).toBe(1);
+  expect(rx.hits[0].headers["webhook-signature"]).toMatch(/^v1,/);
+
+  await publish(request, "invoice.paid", { id: "inv_e2e", amount: 10 });
+  await expect.poll(() => rx.hits.length).toBe(2);
+
+  await row.getByRole("link", { name: "Clinic sync" }).click();
+  await expect(page.getByTestId("webhook-name")).toHaveText("Clinic sync");
+  await expect(page.getByTestId("delivery-row")).toHaveCount(2);
+  await page.getByTestId("delivery-row").filter({ hasText: "invoice.paid" }).getByRole("button", { name: "Details" }).click();
+  const drawer = page.getByRole("dialog", { name: "Delivery details" });
+  await expect(drawer.getByTestId("attempt")).toHaveCount(1);
+  await expect(drawer).toContainText("HTTP 200");
+  await expect(drawer).toContainText("inv_e2e");
+  await page.screenshot({ path: "test-results/screens/webhook-detail.png", fullPage: true });
+  await drawer.getByRole("button", { name: "Close" }).click();
+  await rx.close();
+});
+
+test("a failing receiver shows the retry, then success", async ({ page, request }) => {
+  const rx = await startReceiver([500]);
+  const w = await createWebhookViaApi(request, "Flaky receiver", rx.url, ["lab_test.completed"]);
+  await publish(request, "lab_test.completed", { id: "lab_1" });
+  await page.goto(`/webhooks/${w.id}`);
+  await hydrated(page);
+  const row = page.getByTestId("delivery-row").first();
+  await expect(row).toContainText("pending");
+  await expect(row).toContainText("1 of 5");
+  // The seed's first retry comes after about 5 seconds; the page updates live.
+  await expect(row).toContainText("succeeded", { timeout: 15_000 });
+  await expect(row).toContainText("2 of 5");
+  await row.getByRole("button", { name: "Details" }).click();
+  await expect(page.getByTestId("attempt")).toHaveCount(2);
+  await expect(page.getByTestId("attempt").first()).toContainText("HTTP 500");
+  await rx.close();
+});
+
+test("toggle, edit, regenerate the secret and delete with confirmation", async ({ page, request }) => {
+  const rx = await startReceiver();
+  const w = await createWebhookViaApi(request, "Editable", rx.url, ["client.created"]);
+  await page.goto(`/webhooks/${w.id}`);
+  await hydrated(page);
+  const secret = page.getByTestId("secret");
+  await expect(secret).toContainText("••••");
+  await page.getByRole("button", { name: "Reveal" }).click();
+  await expect(secret).toHaveText(w.secret);
+
+  await page.getByLabel("Active").uncheck();
+  await expect(page.getByTestId("status-badge").first()).toHaveText("paused");
+  await page.getByLabel("Active").check();
+  await expect(page.getByTestId("status-badge").first()).toHaveText("active");
+
+  await page.getByRole("button", { name: "Edit" }).click();
+  const form = page.getByRole("form", { name: "Edit webhook" });
+  await form.getByLabel("Name").fill("Edited name");
+  await form.getByLabel("Endpoint URL").fill("http://10.0.0.1/hook");
+  await form.getByRole("button", { name: "Save changes" }).click();
+  await expect(form.getByRole("alert")).toContainText("private");
+  await expect(form.getByLabel("Name")).toHaveValue("Edited name");
+  await form.getByLabel("Endpoint URL").fill(rx.url);
+  await form.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByTestId("webhook-name")).toHaveText("Edited name");
+
+  await page.getByRole("button", { name: "Regenerate secret" }).click();
+  await expect(page.getByText("The previous secret is still accepted until")).toBeVisible();
+  await page.getByRole("button", { name: "Reveal" }).click();
+  await expect(secret).not.toHaveText(w.secret);
+
+  await page.getByRole("button", { name: "Delete" }).click();
+  await expect(page).toHaveURL(/\/webhooks$/);
+  await expect(page.getByTestId("webhook-row").filter({ hasText: "Edited name" })).toHaveCount(0);
+  await rx.close();
+});
+
+test("filters and pagination over 200 deliveries", async ({ page, request }) => {
+  const rx = await startReceiver();
+  const w = await createWebhookViaApi(request, "Busy", rx.url, ["prescription.created", "prescription.refilled"]);
+  for (let i = 0; i < 200; i++) {
+    await publish(request, i < 150 ? "prescription.created" : "prescription.refilled", { id: `rx_${i}` });
+  }
+  await expect.poll(() => rx.hits.length, { timeout: 20_000 }).toBe(200);
+  await page.goto(`/webhooks/${w.id}`);
+  await hydrated(page);
+  await expect(page.getByTestId("page-indicator").last()).toHaveText("Page 1 of 10");
+  await expect(page.getByTestId("delivery-row")).toHaveCount(20);
+  await page.getByRole("button", { name: "Next" }).last().click();
+  await expect(page.getByTestId("page-indicator").last()).toHaveText("Page 2 of 10");
+  await page.getByLabel("Filter by event").fill("prescription.refilled");
+  await page.getByLabel("Filter by event").press("Enter");
+  await expect(page.getByTestId("page-indicator").last()).toHaveText("Page 1 of 3");
+  await page.getByLabel("Filter by status").selectOption("failed");
+  await expect(page.getByText("No deliveries match.")).toBeVisible();
+  await rx.close();
+});
+
+test("the stats strip and the notification bell update live", async ({ page, request }) => {
+  const gone = await startReceiver([410]);
+  await createWebhookViaApi(request, "Gone away", gone.url, ["invoice.overdue"]);
+  await page.goto("/webhooks");
+  await hydrated(page);
+  const deliveries = page.getByTestId("live-deliveries");
+  await expect(deliveries).not.toHaveText("…");
+  const before = Number(await deliveries.textContent());
+  await expect(page.getByTestId("unread-count")).toHaveCount(0);
+  await publish(request, "invoice.overdue", { id: "inv_late" });
+  await expect(deliveries).toHaveText(String(before + 1));
+  // 410 Gone disables the webhook and notifies admins: the bell shows it without a reload.
+  await expect(page.getByTestId("unread-count")).toHaveText("1");
+  await page.getByTestId("bell").click();
+  await expect(page.getByTestId("notification").first()).toContainText("Gone away");
+  await page.screenshot({ path: "test-results/screens/notifications.png", fullPage: true });
+  await page.getByRole("button", { name: "Mark all as read" }).click();
+  await expect(page.getByTestId("unread-count")).toHaveCount(0);
+  await gone.close();
+});
+
+test("names are escaped, and the pages have no serious accessibility violations", async ({ page, request }) => {
+  const rx = await startReceiver();
+  await createWebhookViaApi(request, "<script>alert(1)</script>", rx.url, ["patient.created"]);
+  let alerted = false;
+  page.on("dialog", () => (alerted = true));
+  await page.goto("/webhooks");
+  await hydrated(page);
+  await expect(page.getByText("<script>alert(1)</script>")).toBeVisible();
+  expect(alerted).toBe(false);
+  await page.screenshot({ path: "test-results/screens/webhooks.png", fullPage: true });
+  for (const path of ["/webhooks", "/", "/notifications", "/settings"]) {
+    await page.goto(path);
+    await hydrated(page);
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(bad.map((v) => `${path}: ${v.id} ${v.help}`)).toEqual([]);
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/webhooks");
+  await page.screenshot({ path: "test-results/screens/webhooks-phone.png", fullPage: true });
+  await rx.close();
+});
