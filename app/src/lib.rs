@@ -11,7 +11,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -50,15 +50,15 @@ pub fn App() -> impl IntoView {
         <Title formatter=|t: String| if t.is_empty() { "Purple Cross Automations".to_string() } else { format!("{t} · Purple Cross Automations") }/>
         <Router>
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=path!("/login") view=pages::login::LoginPage/>
-                <Route path=path!("/setup") view=pages::login::SetupPage/>
-                <Route path=path!("/") view=pages::dashboard::DashboardPage/>
-                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage/>
-                <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage/>
-                <Route path=path!("/workflows") view=pages::placeholders::WorkflowsPage/>
-                <Route path=path!("/executions") view=pages::placeholders::ExecutionsPage/>
-                <Route path=path!("/notifications") view=pages::notifications::NotificationsPage/>
-                <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=pages::login::SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
+                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows") view=pages::placeholders::WorkflowsPage ssr=SsrMode::Async/>
+                <Route path=path!("/executions") view=pages::placeholders::ExecutionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/notifications") view=pages::notifications::NotificationsPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

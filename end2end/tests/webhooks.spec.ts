@@ -104,6 +104,7 @@ test("toggle, edit, regenerate the secret and delete with confirmation", async (
 });
 
 test("filters and pagination over 200 deliveries", async ({ page, request }) => {
+  test.setTimeout(120_000);
   const rx = await startReceiver();
   const w = await createWebhookViaApi(request, "Busy", rx.url, ["prescription.created", "prescription.refilled"]);
   for (let i = 0; i < 200; i++) {

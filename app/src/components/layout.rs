@@ -77,7 +77,10 @@ pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
                                 format!("Notifications: {n} unread")
                             }
                         >
-                            <span aria-hidden="true">"🔔"</span>
+                            <svg aria-hidden="true" viewBox="0 0 24 24" class="h-5 w-5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+                                <path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/>
+                                <path d="M13.73 21a2 2 0 0 1-3.46 0"/>
+                            </svg>
                             <Transition fallback=|| ()>
                                 {move || {
                                     numbers

@@ -69,24 +69,24 @@ pub fn StatCard(#[prop(into)] label: String, #[prop(into)] value: String) -> imp
 
 /// Previous / next with "page x of y".
 #[component]
-pub fn Pager(page: RwSignal<u32>, #[prop(into)] total_pages: Signal<i64>) -> impl IntoView {
+pub fn Pager(page: RwSignal<u32>, total_pages: i64) -> impl IntoView {
     view! {
         <nav aria-label="Pagination" class="mt-3 flex items-center justify-end gap-3 text-sm">
             <button
                 type="button"
                 class="rounded-md border border-slate-300 px-3 py-1 disabled:opacity-40"
-                disabled=move || page.get() <= 1
+                disabled=move || { page.get() <= 1 }
                 on:click=move |_| page.update(|p| *p = p.saturating_sub(1).max(1))
             >
                 "Previous"
             </button>
             <span data-testid="page-indicator">
-                {move || format!("Page {} of {}", page.get(), total_pages.get().max(1))}
+                {move || format!("Page {} of {}", page.get(), total_pages.max(1))}
             </span>
             <button
                 type="button"
                 class="rounded-md border border-slate-300 px-3 py-1 disabled:opacity-40"
-                disabled=move || i64::from(page.get()) >= total_pages.get()
+                disabled=move || { i64::from(page.get()) >= total_pages }
                 on:click=move |_| page.update(|p| *p += 1)
             >
                 "Next"

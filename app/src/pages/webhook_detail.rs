@@ -22,8 +22,16 @@ pub fn WebhookDetailPage() -> impl IntoView {
     let update = ServerAction::<UpdateWebhook>::new();
     let toggle = ServerAction::<SetWebhookActive>::new();
     let regenerate = ServerAction::<RegenerateSecret>::new();
+    // Reload the configuration after a successful change only: after a failed
+    // edit the form must stay open with the person's input and the error.
+    let reload = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = update.value().get() {
+            reload.update(|r| *r += 1);
+        }
+    });
     let webhook = Resource::new(
-        move || (id.get(), update.version().get(), toggle.version().get(), regenerate.version().get()),
+        move || (id.get(), reload.get(), toggle.version().get(), regenerate.version().get()),
         |(id, ..)| get_webhook(id),
     );
     let stats = Resource::new(move || (id.get(), live.get()), |(id, _)| webhook_stats(id));
@@ -295,7 +303,6 @@ fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
         move || (webhook_id.get(), page.get(), status.get(), event.get(), live.get(), retry.version().get()),
         |(id, page, status, event, ..)| list_deliveries(id, page, status, event),
     );
-    let total_pages = Signal::derive(move || list.get().and_then(|r| r.ok()).map(|p| p.total_pages).unwrap_or(1));
     view! {
         <section class="mt-6 rounded-lg border border-slate-200 bg-white p-5">
             <div class="flex flex-wrap items-end justify-between gap-3">
@@ -335,10 +342,10 @@ fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
+                        <Pager page=page total_pages=p.total_pages/>
                     }.into_any(),
                 })}
             </Transition>
-            <Pager page=page total_pages=total_pages/>
             {move || open.get().map(|id| view! { <DeliveryDrawer id=id open=open retry=retry/> })}
         </section>
     }

@@ -34,7 +34,6 @@ pub fn WebhooksPage() -> impl IntoView {
         },
         |(page, search, ..)| list_webhooks(page, search),
     );
-    let total_pages = Signal::derive(move || list.get().and_then(|r| r.ok()).map(|p| p.total_pages).unwrap_or(1));
 
     view! {
         <Shell title="Webhooks">
@@ -107,11 +106,11 @@ pub fn WebhooksPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
+                            <Pager page=page total_pages=p.total_pages/>
                         }.into_any(),
                     })
                 }}
             </Transition>
-            <Pager page=page total_pages=total_pages/>
         </Shell>
     }
 }
