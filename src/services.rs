@@ -32,6 +32,8 @@ pub struct Services {
     /// Bumped whenever deliveries or events change, for live views.
     pub changes: Arc<tokio::sync::watch::Sender<u64>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The group-commit writer for ingest, started on first use.
+    pub(crate) ingest: Arc<std::sync::OnceLock<crate::events::batcher::IngestBatcher>>,
 }
 
 /// An API key as listed: never its plaintext.
@@ -96,6 +98,7 @@ impl Services {
             sender,
             changes: Arc::new(tokio::sync::watch::channel(0).0),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            ingest: Arc::default(),
         }
     }
 

@@ -77,7 +77,7 @@ pub struct ServeArgs {
     /// Delivery attempts in flight at once, and at most per webhook.
     #[arg(long, env = "PURPLE_CROSS_CONCURRENCY", default_value_t = 256)]
     pub concurrency: usize,
-    #[arg(long, env = "PURPLE_CROSS_PER_ENDPOINT", default_value_t = 32)]
+    #[arg(long, env = "PURPLE_CROSS_PER_ENDPOINT", default_value_t = 64)]
     pub per_endpoint: usize,
 }
 

@@ -456,6 +456,7 @@ impl Db {
     /// Records a batch of outcomes in one transaction.
     pub async fn complete_deliveries(&self, owner: &str, completions: &[Completion], now: i64) -> Result<()> {
         let _ = owner;
+        let mut health: HashMap<&str, Health> = HashMap::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for c in completions {
@@ -502,13 +503,13 @@ impl Db {
                                 sqlx::query("DELETE FROM due_work WHERE id = $1").bind(delivery_id).execute(&mut *tx).await?;
                             }
                         }
+                        let h = health.entry(webhook_id.as_str()).or_default();
                         if result.succeeded() {
-                            sqlx::query("UPDATE webhooks SET last_success_at = $2, failing_since = NULL WHERE id = $1")
-                                .bind(webhook_id).bind(now).execute(&mut *tx).await?;
+                            h.any_success = true;
                         } else {
-                            sqlx::query("UPDATE webhooks SET last_failure_at = $2, failing_since = COALESCE(failing_since, $2) WHERE id = $1")
-                                .bind(webhook_id).bind(now).execute(&mut *tx).await?;
+                            h.any_failure = true;
                         }
+                        h.last_succeeded = result.succeeded();
                         let disable = match decision {
                             Decision::Failed { disable: Some(reason) } => Some(*reason),
                             _ if *auto_disable => Some("auto"),
@@ -534,8 +535,28 @@ impl Db {
                     }
                 }
             }
+            // One health update per webhook per batch, not per delivery: a busy
+            // endpoint's row would otherwise be rewritten hundreds of times a second.
+            for (webhook_id, h) in &health {
+                sqlx::query(
+                    "UPDATE webhooks SET
+                        last_success_at = CASE WHEN $2 THEN $5 ELSE last_success_at END,
+                        last_failure_at = CASE WHEN $3 THEN $5 ELSE last_failure_at END,
+                        failing_since = CASE WHEN $4 THEN NULL ELSE COALESCE(failing_since, $5) END
+                     WHERE id = $1")
+                    .bind(webhook_id).bind(h.any_success).bind(h.any_failure).bind(h.last_succeeded).bind(now)
+                    .execute(&mut *tx).await?;
+            }
             tx.commit().await
         })?;
         Ok(())
     }
+}
+
+/// What a batch of outcomes says about one webhook's health.
+#[derive(Default)]
+struct Health {
+    any_success: bool,
+    any_failure: bool,
+    last_succeeded: bool,
 }

@@ -15,6 +15,8 @@ use crate::webhooks::store::WebhookRow;
 use crate::webhooks::{Accepted, EventType};
 use crate::{Error, Result, Services};
 
+use super::batcher::{IngestBatcher, PendingEvent};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishInput {
@@ -25,7 +27,8 @@ pub struct PublishInput {
 }
 
 /// One delivery to create with its event.
-struct NewDelivery {
+#[derive(Debug, Clone)]
+pub(crate) struct NewDelivery {
     id: String,
     webhook_id: String,
     max_attempts: i64,
@@ -165,8 +168,17 @@ impl Services {
             .collect();
         let accepted = Accepted { id: event_id.clone(), deliveries: deliveries.len() as i64, workflow_executions: 0 };
 
-        let stored =
-            self.db.insert_event(&accepted, &event_type, &data_text, key.as_deref(), &body, &deliveries, now).await;
+        let pending = PendingEvent {
+            accepted: accepted.clone(),
+            event_type: event_type.clone(),
+            data: data_text,
+            key: key.clone(),
+            body,
+            deliveries,
+            now,
+        };
+        let has_deliveries = !pending.deliveries.is_empty();
+        let stored = self.ingest.get_or_init(|| IngestBatcher::start(self.db.clone())).submit(pending).await;
         match stored {
             Ok(()) => {}
             Err(e) if e.is_unique_violation() => {
@@ -180,7 +192,7 @@ impl Services {
             }
             Err(e) => return Err(e),
         }
-        if !deliveries.is_empty() {
+        if has_deliveries {
             self.wake.notify_one();
         }
         self.events_changed();
@@ -196,34 +208,27 @@ impl Db {
         Ok(row.map(|(id, deliveries, workflow_executions)| Accepted { id, deliveries, workflow_executions }))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn insert_event(
-        &self,
-        accepted: &Accepted,
-        event_type: &str,
-        data: &str,
-        key: Option<&str>,
-        body: &str,
-        deliveries: &[NewDelivery],
-        now: i64,
-    ) -> Result<()> {
+    /// Stores events with their deliveries and due work, all in one transaction.
+    pub(crate) async fn insert_events(&self, events: &[PendingEvent]) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(&accepted.id).bind(event_type).bind(data).bind(key)
-                .bind(accepted.deliveries).bind(accepted.workflow_executions).bind(now)
-                .execute(&mut *tx).await?;
-            for d in deliveries {
-                sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
-                                max_attempts, next_retry_at, created_at, updated_at)
-                             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7, $7)")
-                    .bind(&d.id).bind(&d.webhook_id).bind(&accepted.id).bind(event_type).bind(body)
-                    .bind(d.max_attempts).bind(now)
+            for e in events {
+                sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&e.accepted.id).bind(&e.event_type).bind(&e.data).bind(&e.key)
+                    .bind(e.accepted.deliveries).bind(e.accepted.workflow_executions).bind(e.now)
                     .execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&d.id).bind(KIND_DELIVERY).bind(&d.webhook_id).bind(now)
-                    .execute(&mut *tx).await?;
+                for d in &e.deliveries {
+                    sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
+                                    max_attempts, next_retry_at, created_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7, $7)")
+                        .bind(&d.id).bind(&d.webhook_id).bind(&e.accepted.id).bind(&e.event_type).bind(&e.body)
+                        .bind(d.max_attempts).bind(e.now)
+                        .execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&d.id).bind(KIND_DELIVERY).bind(&d.webhook_id).bind(e.now)
+                        .execute(&mut *tx).await?;
+                }
             }
             tx.commit().await
         })?;

@@ -1,4 +1,5 @@
 //! Platform events: the catalog of types and publishing (ingest).
 
+pub(crate) mod batcher;
 pub mod catalog;
 pub mod ingest;
