@@ -288,6 +288,28 @@ async fn ingest_is_idempotent_and_validates() {
             Err(Error::Validation(errs)) => assert_eq!(errs[0].field, "data"),
             other => panic!("{other:?}"),
         }
+        // Strict custom types refuse payloads that break their schema.
+        let t: domain::webhooks::EventType = serde_json::from_value(json!({
+            "name": "vaccine.due", "description": "A vaccination is due", "strict": true, "builtin": false,
+            "schema": {"type": "object", "required": ["patientId"], "properties": {"patientId": {"type": "string"}, "dose": {"type": "integer"}}},
+            "example": {"patientId": "pat_1", "dose": 2}
+        })).unwrap();
+        h.services.register_event_type(t).await.unwrap();
+        match h.services.publish(event("vaccine.due", json!({"dose": "two"})), None).await {
+            Err(Error::Validation(errs)) => {
+                let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+                assert!(fields.contains(&"data") && fields.contains(&"data.dose"), "{errs:?}");
+            }
+            other => panic!("a strict type must refuse a bad payload, got {other:?}"),
+        }
+        h.services.publish(event("vaccine.due", json!({"patientId": "p", "dose": 2})), None).await.unwrap();
+        let bad_schema: domain::webhooks::EventType = serde_json::from_value(json!({
+            "name": "vaccine.given", "description": "", "strict": true, "builtin": false,
+            "schema": {"type": "not-a-type"}, "example": {}
+        }))
+        .unwrap();
+        assert!(matches!(h.services.register_event_type(bad_schema).await, Err(Error::Validation(_))));
+
         let big = "x".repeat(300 * 1024);
         assert!(matches!(
             h.services.publish(event("client.created", json!({"blob": big})), None).await,

@@ -281,3 +281,9 @@ pub async fn mark_notifications_read(id: String) -> Result<(), ServerFnError> {
     let id = Some(id).filter(|i| !i.is_empty());
     s.mark_notifications_read(id.as_deref()).await.map_err(ssr::user_error)
 }
+
+#[server(prefix = "/rpc", endpoint = "unhealthy_webhooks")]
+pub async fn unhealthy_webhooks() -> Result<Vec<WebhookView>, ServerFnError> {
+    let (s, _) = services_for_user().await?;
+    convert(&s.unhealthy_webhooks(10).await.map_err(ssr::user_error)?)
+}

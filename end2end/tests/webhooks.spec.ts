@@ -146,6 +146,14 @@ test("the stats strip and the notification bell update live", async ({ page, req
   await gone.close();
 });
 
+test("the dashboard shows volume over time and the webhooks that need attention", async ({ page }) => {
+  await page.goto("/");
+  await hydrated(page);
+  await expect(page.getByRole("img", { name: /deliveries in the last 14 days/ })).toBeVisible();
+  await expect(page.getByTestId("unhealthy-webhooks")).toContainText("Gone away");
+  await page.screenshot({ path: "test-results/screens/dashboard-data.png", fullPage: true });
+});
+
 test("names are escaped, and the pages have no serious accessibility violations", async ({ page, request }) => {
   const rx = await startReceiver();
   await createWebhookViaApi(request, "<script>alert(1)</script>", rx.url, ["patient.created"]);

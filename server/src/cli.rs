@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// although private or loopback.
     #[arg(long, env = "PURPLE_CROSS_ALLOW_PRIVATE_TARGETS", default_value = "")]
     pub allow_private_targets: String,
+    /// Refuse webhook URLs that are not https.
+    #[arg(long, env = "PURPLE_CROSS_REQUIRE_HTTPS", default_value_t = false)]
+    pub require_https: bool,
     #[arg(long, env = "PURPLE_CROSS_ROLE", value_enum, default_value = "all")]
     pub role: ProcessRole,
     /// Deliveries and events older than this many days are deleted.

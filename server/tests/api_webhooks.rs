@@ -215,6 +215,23 @@ async fn events_ingest_catalog_verify_and_roles() {
     assert_eq!(bad["valid"], false);
     assert!(!bad["reason"].as_str().unwrap().is_empty());
 
+    // The OpenAPI document needs no key and lists every seed endpoint.
+    let doc: Value = reqwest::get(format!("{}/openapi.json", api.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/webhooks",
+        "/webhooks/{id}",
+        "/webhooks/{id}/regenerate-secret",
+        "/webhooks/{id}/test",
+        "/webhooks/{id}/deliveries",
+        "/webhooks/{id}/stats",
+        "/webhooks/deliveries/all",
+        "/webhooks/analytics",
+        "/events",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing from openapi.json");
+    }
+
     // Admin-only views refuse staff keys.
     let staff =
         api.http.get(format!("{}/webhooks/deliveries/all", api.base)).bearer_auth(&api.staff_key).send().await.unwrap();

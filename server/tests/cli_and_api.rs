@@ -126,3 +126,89 @@ async fn users_create_refuses_bad_input_clearly() {
     );
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 }
+
+#[tokio::test]
+async fn first_run_setup_link_creates_the_admin_once() {
+    use std::io::BufRead;
+    let db = TestDb::sqlite().await;
+    let data = TempDir::new("setup");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("PURPLE_CROSS_DATA_DIR", &data.0)
+        .env("PURPLE_CROSS_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let link = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_whitespace().find(|w| w.contains("/setup?token=")).map(str::to_string))
+        .expect("serve prints the one-time setup link when no user exists");
+    let token = link.split("token=").nth(1).unwrap().to_string();
+    assert!(data.0.join("master.key").exists(), "the embedded run generates its master key");
+
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Without users, the login page says how to begin.
+    let page = http.get(format!("{base}/")).send().await.unwrap();
+    assert!(page.headers()["location"].to_str().unwrap().contains("first_run=1"));
+
+    let wrong = http
+        .post(format!("{base}/setup"))
+        .form(&[("token", "nope"), ("email", "a@b.example"), ("password", "long enough pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.headers()["location"], "/login?error=setup");
+    let weak = http
+        .post(format!("{base}/setup"))
+        .form(&[("token", token.as_str()), ("email", "a@b.example"), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        weak.headers()["location"].to_str().unwrap().contains("error="),
+        "a weak password is refused with a message"
+    );
+    let ok = http
+        .post(format!("{base}/setup"))
+        .form(&[("token", token.as_str()), ("email", "first@clinic.example"), ("password", "long enough pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/");
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(ok.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+    let me = http.get(format!("{base}/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.json::<serde_json::Value>().await.unwrap()["role"], "admin");
+    // The link works once.
+    let again = http
+        .post(format!("{base}/setup"))
+        .form(&[("token", token.as_str()), ("email", "second@clinic.example"), ("password", "long enough pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["location"], "/login?error=setup");
+    // A cross-site form post with the session cookie is refused.
+    let csrf = http
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csrf.status(), 403);
+    drop(server);
+}

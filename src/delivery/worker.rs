@@ -457,6 +457,8 @@ impl Db {
     pub async fn complete_deliveries(&self, owner: &str, completions: &[Completion], now: i64) -> Result<()> {
         let _ = owner;
         let mut health: HashMap<&str, Health> = HashMap::new();
+        let mut attempts: Vec<AttemptInsert> = Vec::with_capacity(completions.len());
+        let mut finished: Vec<&str> = Vec::with_capacity(completions.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for c in completions {
@@ -474,15 +476,14 @@ impl Db {
                     }
                     Completion::Attempted { delivery_id, webhook_id, attempt, result, decision, auto_disable, webhook_name } => {
                         let response = cap(result.response_body.clone(), 64 * 1024 + 16);
-                        sqlx::query(
-                            "INSERT INTO delivery_attempts (id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code,
-                                request_headers, response_body, error_class, error_message)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-                            .bind(new_id("att")).bind(delivery_id).bind(webhook_id).bind(attempt).bind(result.started_at)
-                            .bind(result.duration_ms).bind(result.status_code.map(i64::from))
-                            .bind(result.request_headers.to_string()).bind(&response)
-                            .bind(&result.error_class).bind(&result.error_message)
-                            .execute(&mut *tx).await?;
+                        attempts.push(AttemptInsert {
+                            delivery_id: delivery_id.as_str(),
+                            webhook_id: webhook_id.as_str(),
+                            attempt: *attempt,
+                            result: result.as_ref(),
+                            response: response.clone(),
+                            request_headers: result.request_headers.to_string(),
+                        });
                         let (status, delivered_at, next_retry_at) = match decision {
                             Decision::Succeeded => ("succeeded", Some(now), None),
                             Decision::Retry { at } => ("pending", None, Some(*at)),
@@ -499,9 +500,7 @@ impl Db {
                                 sqlx::query("UPDATE due_work SET due_at = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1")
                                     .bind(delivery_id).bind(at).execute(&mut *tx).await?;
                             }
-                            _ => {
-                                sqlx::query("DELETE FROM due_work WHERE id = $1").bind(delivery_id).execute(&mut *tx).await?;
-                            }
+                            _ => finished.push(delivery_id.as_str()),
                         }
                         let h = health.entry(webhook_id.as_str()).or_default();
                         if result.succeeded() {
@@ -535,6 +534,35 @@ impl Db {
                     }
                 }
             }
+            // Multi-row statements: one round trip for many rows.
+            for chunk in attempts.chunks(ATTEMPT_ROWS_PER_INSERT) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|r| {
+                        let b = r * 11;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11)
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO delivery_attempts (id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code,
+                        request_headers, response_body, error_class, error_message) VALUES {}", values.join(", "));
+                let mut q = sqlx::query(&sql);
+                for a in chunk {
+                    q = q.bind(new_id("att")).bind(a.delivery_id).bind(a.webhook_id).bind(a.attempt)
+                        .bind(a.result.started_at).bind(a.result.duration_ms).bind(a.result.status_code.map(i64::from))
+                        .bind(&a.request_headers).bind(&a.response).bind(&a.result.error_class).bind(&a.result.error_message);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in finished.chunks(500) {
+                let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                let sql = format!("DELETE FROM due_work WHERE id IN ({})", params.join(", "));
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
             // One health update per webhook per batch, not per delivery: a busy
             // endpoint's row would otherwise be rewritten hundreds of times a second.
             for (webhook_id, h) in &health {
@@ -551,6 +579,18 @@ impl Db {
         })?;
         Ok(())
     }
+}
+
+/// Attempt rows per multi-row INSERT (11 parameters each, well under both databases' limits).
+const ATTEMPT_ROWS_PER_INSERT: usize = 200;
+
+struct AttemptInsert<'a> {
+    delivery_id: &'a str,
+    webhook_id: &'a str,
+    attempt: i64,
+    result: &'a AttemptResult,
+    response: Option<String>,
+    request_headers: String,
 }
 
 /// What a batch of outcomes says about one webhook's health.

@@ -84,6 +84,11 @@ impl Services {
         );
         v.check(t.description.trim().len() <= 500, "description", "must be at most 500 characters");
         v.check(t.schema.is_object(), "schema", "must be a JSON Schema object");
+        if t.schema.is_object() {
+            if let Err(e) = jsonschema::validator_for(&t.schema) {
+                v.push("schema", format!("is not a valid JSON Schema: {e}"));
+            }
+        }
         v.finish()?;
         let builtin = catalog::BUILTIN_EVENTS.iter().any(|e| e.name == t.name);
         if builtin {
@@ -101,15 +106,15 @@ impl Services {
         Ok(EventType { builtin: false, ..t })
     }
 
-    async fn event_type_exists(&self, name: &str) -> Result<bool> {
+    /// Whether the type is in the catalog, and its schema when payloads must obey it.
+    async fn catalog_entry(&self, name: &str) -> Result<Option<Option<Value>>> {
         if catalog::BUILTIN_EVENTS.iter().any(|e| e.name == name) {
-            return Ok(true);
+            return Ok(Some(None));
         }
-        Ok(
-            with_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM event_types WHERE name = $1")
-            .bind(name).fetch_one(pool).await)?
-                > 0,
-        )
+        let row = with_pool!(&self.db, pool => sqlx::query_as::<_, (bool, String)>(
+            "SELECT strict, schema FROM event_types WHERE name = $1")
+            .bind(name).fetch_optional(pool).await)?;
+        Ok(row.map(|(strict, schema)| strict.then(|| serde_json::from_str(&schema).unwrap_or(Value::Null))))
     }
 
     /// `POST /events`.
@@ -118,12 +123,19 @@ impl Services {
         let event_type = input.event_type.unwrap_or_default();
         if event_type.is_empty() {
             v.push("type", "is required");
-        } else if !self.event_type_exists(&event_type).await? {
+        }
+        let entry = if event_type.is_empty() { None } else { self.catalog_entry(&event_type).await? };
+        if !event_type.is_empty() && entry.is_none() {
             v.push("type", format!("{event_type:?} is not in the event catalog (GET /api/v1/event-types)"));
         }
         let data = input.data.unwrap_or(Value::Null);
         if !data.is_object() {
             v.push("data", "must be a JSON object");
+        } else if let Some(Some(schema)) = &entry {
+            // Strict types refuse payloads that break their schema; others only document it.
+            for (path, message) in schema_errors(schema, &data) {
+                v.push(format!("data{path}"), message);
+            }
         }
         if let Some(id) = &input.id {
             v.check(!id.is_empty() && id.len() <= 200, "id", "must be 1 to 200 characters");
@@ -197,6 +209,22 @@ impl Services {
         }
         self.events_changed();
         Ok(accepted)
+    }
+}
+
+/// Where and how `data` breaks `schema` (JSON Pointer path, message); empty when it conforms.
+pub fn schema_errors(schema: &Value, data: &Value) -> Vec<(String, String)> {
+    match jsonschema::validator_for(schema) {
+        Ok(validator) => validator
+            .iter_errors(data)
+            .take(20)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                let path = if path.is_empty() { String::new() } else { path.replace('/', ".") };
+                (path, e.to_string())
+            })
+            .collect(),
+        Err(e) => vec![(String::new(), format!("the event type's schema is invalid: {e}"))],
     }
 }
 

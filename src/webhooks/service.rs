@@ -233,6 +233,10 @@ impl Services {
         Ok(page(data, q, total))
     }
 
+    pub async fn unhealthy_webhooks(&self, limit: i64) -> Result<Vec<Webhook>> {
+        self.db.unhealthy_webhooks(limit.clamp(1, 100)).await?.iter().map(|r| self.to_webhook(r, false)).collect()
+    }
+
     pub async fn delete_webhook(&self, id: &str) -> Result<()> {
         if self.db.delete_webhook(id).await? {
             self.events_changed();

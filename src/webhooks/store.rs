@@ -180,6 +180,15 @@ impl Db {
         Ok(n > 0)
     }
 
+    /// Webhooks that need attention: failing now, or disabled by a failure (410 Gone, auto-disable).
+    pub async fn unhealthy_webhooks(&self, limit: i64) -> Result<Vec<WebhookRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, WebhookRow>(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks
+             WHERE (active AND failing_since IS NOT NULL) OR (NOT active AND disabled_reason IN ('auto', 'gone'))
+             ORDER BY updated_at DESC LIMIT $1"))
+            .bind(limit).fetch_all(pool).await)?)
+    }
+
     /// Active webhooks subscribed to `event_type`.
     pub async fn subscribers(&self, event_type: &str) -> Result<Vec<WebhookRow>> {
         let cols = WEBHOOK_COLUMNS.split(", ").map(|c| format!("w.{}", c.trim())).collect::<Vec<_>>().join(", ");

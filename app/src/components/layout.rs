@@ -6,6 +6,7 @@ use leptos_router::components::A;
 
 use crate::api::{live_stats, whoami};
 use crate::components::live::use_live;
+use crate::components::ui::error_fallback;
 
 stylance::import_crate_style!(style, "src/components/layout.module.css");
 
@@ -129,7 +130,9 @@ pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
                         </form>
                     </div>
                 </header>
-                <main class=style::content>{children()}</main>
+                <main class=style::content>
+                    <ErrorBoundary fallback=error_fallback>{children()}</ErrorBoundary>
+                </main>
             </div>
         </div>
     }

@@ -20,6 +20,7 @@ use super::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/openapi.json", get(super::openapi::openapi))
         .route("/me", get(me))
         .route("/api-keys", get(list_keys).post(create_key))
         .route("/api-keys/{id}", delete(revoke_key))

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod json;
 pub mod live;
+pub mod openapi;
 pub mod problem;
 
 use std::sync::{Arc, Mutex};
@@ -87,8 +88,9 @@ pub fn router(state: AppState) -> Router {
 
 /// `purple-cross serve`.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
-    let targets = domain::ssrf::TargetPolicy::from_allowlist(&args.allow_private_targets)
+    let mut targets = domain::ssrf::TargetPolicy::from_allowlist(&args.allow_private_targets)
         .map_err(|e| format!("--allow-private-targets: {e}"))?;
+    targets.require_https = args.require_https;
     let defaults = domain::settings::Settings::default();
     // A lease must outlive the longest attempt, or a slow request could be sent twice at once.
     let lease_ms = (args.lease_seconds * 1000).max(defaults.request_timeout.as_millis() as i64 + 1000);
