@@ -93,7 +93,7 @@ pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
 use leptos::server_fn::codec::Json;
 
 use crate::model::{
-    AnalyticsView, DayView, DeliveryView, EventTypeView, LiveView, NotificationView, PageView, StatsView,
+    AnalyticsView, DayView, DeliveryView, EventTypeView, FilterInput, LiveView, NotificationView, PageView, StatsView,
     TestResultView, WebhookRowView, WebhookView,
 };
 
@@ -140,13 +140,31 @@ pub async fn create_webhook(
     url: String,
     events: Vec<String>,
     rate_limit: Option<u32>,
+    max_attempts: Option<u32>,
+    filter: Option<FilterInput>,
 ) -> Result<WebhookView, ServerFnError> {
     let (s, _) = services_for_user().await?;
+    let retry_policy = max_attempts.map(|n| domain::retry::RetryPolicy { max_attempts: n, ..Default::default() });
+    let filter = match filter {
+        Some(f) => Some(
+            serde_json::from_value::<domain::condition::ConditionGroup>(serde_json::json!({
+                "conditions": [{
+                    "field": f.field.trim(),
+                    "operator": f.operator,
+                    "value": (!f.value.is_empty()).then_some(f.value),
+                }]
+            }))
+            .map_err(|e| ServerFnError::new(format!("filter: {e}")))?,
+        ),
+        None => None,
+    };
     let input = domain::webhooks::WebhookInput {
         name: Some(name),
         url: Some(url),
         events: Some(events),
         rate_limit: Some(rate_limit),
+        retry_policy: Some(retry_policy),
+        filter: Some(filter),
         ..Default::default()
     };
     convert(&s.create_webhook(input).await.map_err(ssr::user_error)?)

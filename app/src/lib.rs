@@ -1,7 +1,7 @@
 //! The browser UI: Leptos components rendered on the server and hydrated in
 //! WASM. Server functions live in [`api`] and only call the domain services.
 
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod components;

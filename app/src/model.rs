@@ -162,3 +162,11 @@ pub struct NotificationView {
     pub created_at: String,
     pub read: bool,
 }
+
+/// A one-condition payload filter from the create form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilterInput {
+    pub field: String,
+    pub operator: String,
+    pub value: String,
+}

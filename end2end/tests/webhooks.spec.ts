@@ -21,6 +21,11 @@ test("create a webhook with two events, send a test, see it in the history with 
   await form.getByLabel("Endpoint URL").fill(rx.url);
   await form.getByLabel("appointment.completed").check();
   await form.getByLabel("invoice.paid").check();
+  await form.getByText("Advanced").click();
+  await form.getByLabel(/Max attempts/).fill("3");
+  await form.getByLabel("Filter field").fill("amount");
+  await form.getByLabel("Filter operator").selectOption("greater_than");
+  await form.getByLabel("Filter value").fill("5");
   await page.screenshot({ path: "test-results/screens/webhook-create.png", fullPage: true });
   await form.getByRole("button", { name: "Create webhook" }).click();
   await expect(page.getByTestId("new-secret")).toContainText("whsec_");
@@ -32,12 +37,15 @@ test("create a webhook with two events, send a test, see it in the history with 
   expect(rx.hits.length).toBe(1);
   expect(rx.hits[0].headers["webhook-signature"]).toMatch(/^v1,/);
 
-  await publish(request, "invoice.paid", { id: "inv_e2e", amount: 10 });
+  // The payload filter (amount > 5) selects which events are delivered.
+  expect((await publish(request, "invoice.paid", { id: "inv_small", amount: 1 })).deliveries).toBe(0);
+  expect((await publish(request, "invoice.paid", { id: "inv_e2e", amount: 10 })).deliveries).toBe(1);
   await expect.poll(() => rx.hits.length).toBe(2);
 
   await row.getByRole("link", { name: "Clinic sync" }).click();
   await expect(page.getByTestId("webhook-name")).toHaveText("Clinic sync");
   await expect(page.getByTestId("delivery-row")).toHaveCount(2);
+  await expect(page.getByTestId("delivery-row").first()).toContainText("1 of 3");
   await page.getByTestId("delivery-row").filter({ hasText: "invoice.paid" }).getByRole("button", { name: "Details" }).click();
   const drawer = page.getByRole("dialog", { name: "Delivery details" });
   await expect(drawer.getByTestId("attempt")).toHaveCount(1);

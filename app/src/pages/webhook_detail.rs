@@ -142,7 +142,7 @@ fn Config(
                     </button>
                 </div>
             </div>
-            {move || test.value().get().map(|r| view! { <TestOutcome result=r/> })}
+            {move || test.value().get().map(|r| view! { <TestOutcome result=r.map_err(|e| e.to_string())/> })}
             {move || toggle.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
             {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
             <Show when=move || editing.get()>

@@ -1,16 +1,16 @@
 //! The webhooks list: live numbers, search, create, toggle, test, delete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::{event_catalog, list_webhooks, CreateWebhook, DeleteWebhook, SetWebhookActive, TestWebhook};
+use crate::api::{event_catalog, list_webhooks, test_webhook, CreateWebhook, DeleteWebhook, SetWebhookActive};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::live_strip::LiveStrip;
 use crate::components::ui::{clean_error, confirm, percent, short_time, ErrorMessage, Loading, Pager, StatusBadge};
-use crate::model::{EventTypeView, TestResultView, WebhookRowView};
+use crate::model::{EventTypeView, FilterInput, TestResultView, WebhookRowView};
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -20,6 +20,8 @@ pub fn WebhooksPage() -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
     let toggle = ServerAction::<SetWebhookActive>::new();
     let remove = ServerAction::<DeleteWebhook>::new();
+    // Test results live here, not in the rows: live updates re-render the rows.
+    let tests = TestState::default();
     let live = use_live();
     let list = Resource::new(
         move || {
@@ -102,7 +104,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {p.data.into_iter().map(|row| view! { <Row row=row toggle=toggle remove=remove/> }).collect_view()}
+                                        {p.data.into_iter().map(|row| view! { <Row row=row toggle=toggle remove=remove tests=tests/> }).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
@@ -120,9 +122,11 @@ fn Row(
     row: WebhookRowView,
     toggle: ServerAction<SetWebhookActive>,
     remove: ServerAction<DeleteWebhook>,
+    tests: TestState,
 ) -> impl IntoView {
     let w = row.webhook;
-    let test = ServerAction::<TestWebhook>::new();
+    let (row_id, row_id2) = (w.id.clone(), w.id.clone());
+    let pending = Signal::derive(move || tests.running.with(|r| r.contains(&row_id)));
     let last = [w.last_success_at.clone(), w.last_failure_at.clone()].into_iter().flatten().max();
     let (id, id2, id3, name) = (w.id.clone(), w.id.clone(), w.id.clone(), w.name.clone());
     let active = w.active;
@@ -133,7 +137,7 @@ fn Row(
             <td class="px-4 py-3">
                 <A href=href attr:class="font-medium text-purple-800 hover:underline">{link_text}</A>
                 <p class="max-w-xs truncate text-xs text-slate-500" title=w.url.clone()>{w.url.clone()}</p>
-                {move || test.value().get().map(|r| view! { <TestOutcome result=r/> })}
+                {move || tests.results.with(|m| m.get(&row_id2).cloned()).map(|r| view! { <TestOutcome result=r/> })}
             </td>
             <td class="px-4 py-3"><StatusBadge status=w.status.clone()/></td>
             <td class="px-4 py-3">{percent(row.stats.success_rate)}</td>
@@ -155,10 +159,10 @@ fn Row(
                 <button
                     type="button"
                     class="rounded-md border border-slate-300 px-2 py-1 hover:bg-slate-100 disabled:opacity-50"
-                    disabled=move || test.pending().get()
-                    on:click=move |_| { test.dispatch(TestWebhook { id: id2.clone() }); }
+                    disabled=move || pending.get()
+                    on:click=move |_| tests.run(id2.clone())
                 >
-                    {move || if test.pending().get() { "Sending…" } else { "Test" }}
+                    {move || if pending.get() { "Sending…" } else { "Test" }}
                 </button>
                 <button
                     type="button"
@@ -176,8 +180,32 @@ fn Row(
     }
 }
 
+/// Test sends in flight and their results, per webhook id.
+#[derive(Clone, Copy, Default)]
+struct TestState {
+    running: RwSignal<HashSet<String>>,
+    results: RwSignal<HashMap<String, Result<TestResultView, String>>>,
+}
+
+impl TestState {
+    fn run(self, id: String) {
+        self.running.update(|r| {
+            r.insert(id.clone());
+        });
+        leptos::task::spawn_local(async move {
+            let result = test_webhook(id.clone()).await.map_err(|e| e.to_string());
+            self.results.update(|m| {
+                m.insert(id.clone(), result);
+            });
+            self.running.update(|r| {
+                r.remove(&id);
+            });
+        });
+    }
+}
+
 #[component]
-pub fn TestOutcome(result: Result<TestResultView, ServerFnError>) -> impl IntoView {
+pub fn TestOutcome(result: Result<TestResultView, String>) -> impl IntoView {
     match result {
         Err(e) => {
             view! { <p role="alert" class="mt-2 text-xs text-red-700">{clean_error(&e.to_string())}</p> }.into_any()
@@ -285,6 +313,10 @@ fn CreateForm(create: ServerAction<CreateWebhook>, on_done: impl Fn() + Send + S
     let url = RwSignal::new(String::new());
     let events = RwSignal::new(Vec::<String>::new());
     let rate = RwSignal::new(String::new());
+    let attempts = RwSignal::new(String::new());
+    let filter_field = RwSignal::new(String::new());
+    let filter_op = RwSignal::new("equals".to_string());
+    let filter_value = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
     let url_hint = move || {
         let u = url.get();
@@ -314,11 +346,28 @@ fn CreateForm(create: ServerAction<CreateWebhook>, on_done: impl Fn() + Send + S
                 }
             },
         };
+        let max_attempts = match attempts.get().trim() {
+            "" => None,
+            a => match a.parse::<u32>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    local_error.set(Some("Max attempts: enter a whole number".into()));
+                    return;
+                }
+            },
+        };
+        let filter = (!filter_field.get().trim().is_empty()).then(|| FilterInput {
+            field: filter_field.get(),
+            operator: filter_op.get(),
+            value: filter_value.get(),
+        });
         create.dispatch(CreateWebhook {
             name: name.get(),
             url: url.get().trim().to_string(),
             events: events.get(),
             rate_limit,
+            max_attempts,
+            filter,
         });
     };
     view! {
@@ -341,11 +390,34 @@ fn CreateForm(create: ServerAction<CreateWebhook>, on_done: impl Fn() + Send + S
             <EventPicker selected=events/>
             <details class="rounded-md border border-slate-200 p-3">
                 <summary class="cursor-pointer text-sm font-medium">"Advanced"</summary>
-                <div class="mt-3">
-                    <label for="wh-rate" class="block text-sm font-medium">"Rate limit (deliveries per second, empty for none)"</label>
-                    <input id="wh-rate" inputmode="numeric" class="mt-1 w-40 rounded-md border border-slate-300 px-3 py-2"
-                        prop:value=rate on:input=move |ev| rate.set(event_target_value(&ev))/>
+                <div class="mt-3 grid gap-4 md:grid-cols-2">
+                    <div>
+                        <label for="wh-rate" class="block text-sm font-medium">"Rate limit (deliveries per second, empty for none)"</label>
+                        <input id="wh-rate" inputmode="numeric" class="mt-1 w-40 rounded-md border border-slate-300 px-3 py-2"
+                            prop:value=rate on:input=move |ev| rate.set(event_target_value(&ev))/>
+                    </div>
+                    <div>
+                        <label for="wh-attempts" class="block text-sm font-medium">"Max attempts (default 5: retries after 5 s, 10 s, 20 s, 40 s)"</label>
+                        <input id="wh-attempts" inputmode="numeric" class="mt-1 w-40 rounded-md border border-slate-300 px-3 py-2"
+                            prop:value=attempts on:input=move |ev| attempts.set(event_target_value(&ev))/>
+                    </div>
                 </div>
+                <fieldset class="mt-3">
+                    <legend class="text-sm font-medium">"Only deliver events whose data matches (optional)"</legend>
+                    <div class="mt-1 flex flex-wrap gap-2">
+                        <input aria-label="Filter field" placeholder="field, e.g. clinicId" class="rounded-md border border-slate-300 px-3 py-2"
+                            prop:value=filter_field on:input=move |ev| filter_field.set(event_target_value(&ev))/>
+                        <select aria-label="Filter operator" class="rounded-md border border-slate-300 px-2 py-2"
+                            on:change=move |ev| filter_op.set(event_target_value(&ev))>
+                            {["equals", "not_equals", "greater_than", "less_than", "contains", "not_contains", "is_empty", "is_not_empty"]
+                                .into_iter()
+                                .map(|o| view! { <option value=o>{o.replace('_', " ")}</option> })
+                                .collect_view()}
+                        </select>
+                        <input aria-label="Filter value" placeholder="value" class="rounded-md border border-slate-300 px-3 py-2"
+                            prop:value=filter_value on:input=move |ev| filter_value.set(event_target_value(&ev))/>
+                    </div>
+                </fieldset>
             </details>
             {move || local_error.get().map(|m| view! { <ErrorMessage message=m/> })}
             {move || create.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
