@@ -39,7 +39,7 @@ fn ApiKeys() -> impl IntoView {
     let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| crate::api::list_api_keys());
 
     view! {
-        <section class="rounded-lg border border-slate-200 bg-white p-6">
+        <section class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white p-6">
             <h2 class="text-lg font-semibold">"API keys"</h2>
             <p class="mt-1 text-sm text-slate-600">
                 "Integrators call the REST API with "

@@ -329,7 +329,7 @@ fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
                     Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
                     Ok(p) if p.data.is_empty() => view! { <p class="mt-4 text-sm text-slate-500">"No deliveries match."</p> }.into_any(),
                     Ok(p) => view! {
-                        <div class="mt-3 overflow-x-auto">
+                        <div class="relative mt-3 overflow-x-auto">
                             <table class="w-full text-left text-sm">
                                 <thead class="border-b text-slate-500">
                                     <tr>

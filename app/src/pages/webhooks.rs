@@ -91,7 +91,7 @@ pub fn WebhooksPage() -> impl IntoView {
                             </div>
                         }.into_any(),
                         Ok(p) => view! {
-                            <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+                            <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
                                 <table class="w-full text-left text-sm">
                                     <thead class="border-b bg-slate-50 text-slate-500">
                                         <tr>
