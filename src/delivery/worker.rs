@@ -113,13 +113,8 @@ impl DeliveryWorker {
             }
         }
         let (done_tx, done_rx) = mpsc::unbounded_channel::<(String, Completion)>();
-        let completer = tokio::spawn(complete_loop(
-            s.clone(),
-            self.owner.clone(),
-            done_rx,
-            self.in_flight.clone(),
-            self.slot_freed.clone(),
-        ));
+        let completer =
+            tokio::spawn(complete_loop(s.clone(), done_rx, self.in_flight.clone(), self.slot_freed.clone()));
         let cfg = s.settings.worker.clone();
         tracing::info!(owner = %self.owner, concurrency = cfg.concurrency, per_endpoint = cfg.per_endpoint, "delivery worker started");
 
@@ -378,7 +373,6 @@ async fn attempt(
 
 async fn complete_loop(
     services: Services,
-    owner: String,
     mut rx: mpsc::UnboundedReceiver<(String, Completion)>,
     in_flight: Arc<Mutex<InFlight>>,
     slot_freed: Arc<tokio::sync::Notify>,
@@ -388,7 +382,7 @@ async fn complete_loop(
         let completions: Vec<Completion> = batch.iter().map(|(_, c)| c.clone()).collect();
         let mut delay = Duration::from_millis(100);
         loop {
-            match services.db.complete_deliveries(&owner, &completions, services.now_ms()).await {
+            match services.db.complete_deliveries(&completions, services.now_ms()).await {
                 Ok(()) => break,
                 Err(e) => {
                     // The attempts happened; keep trying to record them rather than lose them.
@@ -454,8 +448,7 @@ impl Db {
     }
 
     /// Records a batch of outcomes in one transaction.
-    pub async fn complete_deliveries(&self, owner: &str, completions: &[Completion], now: i64) -> Result<()> {
-        let _ = owner;
+    pub async fn complete_deliveries(&self, completions: &[Completion], now: i64) -> Result<()> {
         let mut health: HashMap<&str, Health> = HashMap::new();
         let mut attempts: Vec<AttemptInsert> = Vec::with_capacity(completions.len());
         let mut finished: Vec<&str> = Vec::with_capacity(completions.len());

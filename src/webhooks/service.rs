@@ -311,7 +311,6 @@ impl Services {
         };
         self.db
             .complete_deliveries(
-                &lease_owner,
                 &[Completion::Attempted {
                     delivery_id,
                     webhook_id: w.id.clone(),

@@ -153,11 +153,7 @@ impl Db {
     /// Newest first; `search` matches name or URL, case-insensitively.
     pub async fn list_webhooks(&self, search: Option<&str>, offset: i64, limit: i64) -> Result<(Vec<WebhookRow>, i64)> {
         let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace('%', "\\%").replace('_', "\\_")));
-        let filter = if pattern.is_some() {
-            "WHERE (LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(url) LIKE $1 ESCAPE '\\')"
-        } else {
-            "WHERE ($1 IS NULL OR $1 IS NULL)"
-        };
+        let filter = "WHERE ($1 IS NULL OR LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(url) LIKE $1 ESCAPE '\\')";
         let (rows, total) = with_pool!(self, pool => {
             let rows = sqlx::query_as::<_, WebhookRow>(&format!(
                 "SELECT {WEBHOOK_COLUMNS} FROM webhooks {filter} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"))
