@@ -47,7 +47,7 @@ impl Db {
         };
         let lock = match self {
             Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-            Db::Sqlite(_) => "",
+            Db::Sqlite(..) => "",
         };
         let sql = format!(
             "UPDATE due_work SET lease_owner = $1, lease_expires_at = $2
@@ -57,6 +57,7 @@ impl Db {
                 ORDER BY due_at LIMIT $5 {lock})
              RETURNING id, partition_key"
         );
+        let _turn = self.write_turn().await;
         Ok(with_pool!(self, pool => {
             let mut q = sqlx::query_as::<_, Claimed>(&sql)
                 .bind(req.owner)

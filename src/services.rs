@@ -1,7 +1,9 @@
 //! The domain services: what the REST handlers, the server functions and the
 //! CLI all call. They validate input, enforce roles and own transactions.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -34,7 +36,17 @@ pub struct Services {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The group-commit writer for ingest, started on first use.
     pub(crate) ingest: Arc<std::sync::OnceLock<crate::events::batcher::IngestBatcher>>,
+    /// Subscribers and webhooks as ingest and delivery read them.
+    pub webhook_cache: Arc<crate::webhooks::cache::WebhookCache>,
+    /// The delivery worker running in this process, if any (the hot path hands it work).
+    pub dispatcher: crate::delivery::dispatch::DispatcherSlot,
+    /// Recently verified API keys, by digest: saves a query on every API call.
+    api_key_cache: Arc<std::sync::Mutex<HashMap<String, (Instant, Principal)>>>,
 }
+
+/// How long a verified API key is trusted without asking the database again;
+/// a revocation made by another instance takes effect within this time.
+pub const API_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// An API key as listed: never its plaintext.
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +111,9 @@ impl Services {
             changes: Arc::new(tokio::sync::watch::channel(0).0),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             ingest: Arc::default(),
+            webhook_cache: Arc::default(),
+            dispatcher: Arc::default(),
+            api_key_cache: Arc::default(),
         }
     }
 
@@ -213,13 +228,28 @@ impl Services {
             return Ok(None);
         }
         let hash = sha256_hex(key);
+        if let Some((at, p)) = self.api_key_cache.lock().expect("api key cache lock").get(&hash) {
+            if at.elapsed() < API_KEY_CACHE_TTL {
+                return Ok(Some(p.clone()));
+            }
+        }
         let row = self.db.api_key_by_hash(&hash).await?;
-        Ok(row.filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes())).map(|r| Principal {
-            id: r.id,
-            name: r.name,
-            role: Role::parse(&r.role).unwrap_or(Role::Staff),
-            kind: PrincipalKind::ApiKey,
-        }))
+        let principal =
+            row.filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes())).map(|r| Principal {
+                id: r.id,
+                name: r.name,
+                role: Role::parse(&r.role).unwrap_or(Role::Staff),
+                kind: PrincipalKind::ApiKey,
+            });
+        if let Some(p) = &principal {
+            // Only keys that exist are remembered, so guessing cannot fill memory.
+            let mut cache = self.api_key_cache.lock().expect("api key cache lock");
+            if cache.len() >= 1_000 {
+                cache.clear();
+            }
+            cache.insert(hash, (Instant::now(), p.clone()));
+        }
+        Ok(principal)
     }
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
@@ -241,6 +271,7 @@ impl Services {
 
     pub async fn revoke_api_key(&self, id: &str) -> Result<()> {
         if self.db.revoke_api_key(id, self.now_ms()).await? {
+            self.api_key_cache.lock().expect("api key cache lock").clear();
             Ok(())
         } else {
             Err(Error::NotFound("API key"))

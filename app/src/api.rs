@@ -258,14 +258,17 @@ pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<WebhookVi
     convert(&s.regenerate_secret(&id, revoke_now).await.map_err(ssr::user_error)?)
 }
 
-/// Re-queues failed deliveries since a date (`YYYY-MM-DD`, UTC); returns how many.
+/// Re-queues failed deliveries since a date (`YYYY-MM-DD`, UTC) and, when asked,
+/// sends the events the webhook missed while off; returns (re-queued, replayed).
 #[server(prefix = "/rpc", endpoint = "recover_failed")]
-pub async fn recover_failed(id: String, since: String) -> Result<i64, ServerFnError> {
+pub async fn recover_failed(id: String, since: String, include_missed: bool) -> Result<(i64, i64), ServerFnError> {
     let (s, _) = services_for_user().await?;
     let date = chrono::NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
         .map_err(|_| ServerFnError::new("since: pick a date"))?;
     let ms = date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
-    s.recover(&id, ms).await.map_err(ssr::user_error)
+    let requeued = s.recover(&id, ms).await.map_err(ssr::user_error)?;
+    let replayed = if include_missed { s.replay_missed(&id, ms).await.map_err(ssr::user_error)? } else { 0 };
+    Ok((requeued, replayed))
 }
 
 #[server(prefix = "/rpc", endpoint = "analytics")]

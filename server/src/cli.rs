@@ -82,6 +82,18 @@ pub struct ServeArgs {
     pub concurrency: usize,
     #[arg(long, env = "PURPLE_CROSS_PER_ENDPOINT", default_value_t = 64)]
     pub per_endpoint: usize,
+    /// Seconds a webhook receiver gets to accept the connection.
+    #[arg(long, env = "PURPLE_CROSS_CONNECT_TIMEOUT", default_value_t = 5)]
+    pub connect_timeout: u64,
+    /// Seconds a webhook receiver gets to answer in all.
+    #[arg(long, env = "PURPLE_CROSS_REQUEST_TIMEOUT", default_value_t = 15)]
+    pub request_timeout: u64,
+    /// Hours a webhook may fail without a single success before it is disabled.
+    #[arg(long, env = "PURPLE_CROSS_AUTO_DISABLE_HOURS", default_value_t = 120)]
+    pub auto_disable_hours: i64,
+    /// Largest event `data` accepted, in KiB (larger gets 413).
+    #[arg(long, env = "PURPLE_CROSS_MAX_PAYLOAD_KIB", default_value_t = 256)]
+    pub max_payload_kib: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

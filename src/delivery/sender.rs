@@ -57,7 +57,9 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
-            .pool_max_idle_per_host(64)
+            // Keep a connection for every attempt that may be in flight: many webhooks
+            // often share one host, and dropping extras means reconnecting for each.
+            .pool_max_idle_per_host(settings.worker.concurrency.max(64))
             .tcp_nodelay(true)
             .user_agent(USER_AGENT)
             .dns_resolver(Arc::new(GuardedResolver::new(targets.clone())))

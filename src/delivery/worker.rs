@@ -1,5 +1,7 @@
-//! The delivery worker: claims due deliveries, sends them concurrently with a
-//! cap per endpoint, and records outcomes in batches (group commit).
+//! The delivery worker: sends what ingest hands over (the hot path, see
+//! [`super::dispatch`]) and claims the rest of the due deliveries (retries,
+//! overflow, work left by a crash); sends concurrently with a cap per
+//! endpoint; and records outcomes in batches (group commit).
 //!
 //! Invariants:
 //! - A delivery's outcome (attempt row, delivery status, the due-work row's
@@ -16,12 +18,13 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tokio::sync::{mpsc, watch};
 
+use super::dispatch::{Dispatcher, HotDelivery};
 use super::outcome::{decide, Decision};
 use super::sender::{AttemptRequest, AttemptResult};
 use crate::due::{ClaimRequest, KIND_DELIVERY};
 use crate::ids::new_id;
 use crate::retry::RetryPolicy;
-use crate::store::{with_pool, Db};
+use crate::store::{batch, with_pool, Db};
 use crate::webhooks::store::WebhookRow;
 use crate::{Result, Services};
 
@@ -34,14 +37,23 @@ pub enum Completion {
         attempt: i64,
         result: Box<AttemptResult>,
         decision: Decision,
-        /// The webhook has failed for longer than the auto-disable period.
-        auto_disable: bool,
         webhook_name: String,
     },
     /// The webhook was deleted or deactivated before the delivery was sent.
     Skipped { delivery_id: String, reason: String },
     /// The webhook's rate limit is used up: try again at `at`, no attempt made.
     Deferred { delivery_id: String, at: i64 },
+}
+
+/// A delivery to attempt now, its slot already reserved.
+struct Job {
+    id: String,
+    /// Attempts made before this one.
+    attempts_made: i64,
+    webhook_id: String,
+    payload: Arc<str>,
+    /// Still waiting to be delivered (a manual retry or a stale lease may have finished it).
+    pending: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -51,12 +63,6 @@ struct PendingDelivery {
     payload: String,
     attempt: i64,
     status: String,
-}
-
-#[derive(Default)]
-struct InFlight {
-    total: usize,
-    by_endpoint: HashMap<String, usize>,
 }
 
 /// A token bucket per webhook with a rate limit.
@@ -84,26 +90,22 @@ impl RateLimiter {
 
 pub struct DeliveryWorker {
     services: Services,
-    owner: String,
-    in_flight: Arc<Mutex<InFlight>>,
+    dispatcher: Arc<Dispatcher>,
+    hot: mpsc::UnboundedReceiver<Vec<HotDelivery>>,
     limiter: Arc<Mutex<RateLimiter>>,
-    slot_freed: Arc<tokio::sync::Notify>,
 }
+
+type Done = mpsc::UnboundedSender<Completion>;
 
 impl DeliveryWorker {
     pub fn new(services: Services) -> Self {
-        DeliveryWorker {
-            services,
-            owner: new_id("worker"),
-            in_flight: Arc::default(),
-            limiter: Arc::default(),
-            slot_freed: Arc::new(tokio::sync::Notify::new()),
-        }
+        let (dispatcher, hot) = Dispatcher::new(&services.settings.worker);
+        DeliveryWorker { services, dispatcher, hot, limiter: Arc::default() }
     }
 
     /// Runs until `shutdown` turns true, then waits (bounded) for attempts in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let s = &self.services;
+        let DeliveryWorker { services: s, dispatcher, hot, limiter } = self;
         if s.db.backend() == crate::store::Backend::Sqlite {
             // One process owns an SQLite file: leases left by a killed process are stale.
             match s.db.release_all_leases(KIND_DELIVERY).await {
@@ -112,27 +114,24 @@ impl DeliveryWorker {
                 Err(e) => tracing::error!(error = %e, "could not release stale leases"),
             }
         }
-        let (done_tx, done_rx) = mpsc::unbounded_channel::<(String, Completion)>();
-        let completer =
-            tokio::spawn(complete_loop(s.clone(), done_rx, self.in_flight.clone(), self.slot_freed.clone()));
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
+        let completer = tokio::spawn(complete_loop(s.clone(), done_rx, dispatcher.clone()));
+        let hot_task =
+            tokio::spawn(hot_loop(s.clone(), dispatcher.clone(), hot, done_tx.clone(), limiter.clone(), shutdown.clone()));
+        *s.dispatcher.lock().expect("dispatcher slot") = Some(dispatcher.clone());
         let cfg = s.settings.worker.clone();
-        tracing::info!(owner = %self.owner, concurrency = cfg.concurrency, per_endpoint = cfg.per_endpoint, "delivery worker started");
+        tracing::info!(owner = %dispatcher.owner, concurrency = cfg.concurrency, per_endpoint = cfg.per_endpoint, "delivery worker started");
 
         while !*shutdown.borrow() {
-            let (room, skip) = {
-                let f = self.in_flight.lock().expect("in-flight lock");
-                let skip: Vec<String> =
-                    f.by_endpoint.iter().filter(|(_, n)| **n >= cfg.per_endpoint).map(|(k, _)| k.clone()).collect();
-                (cfg.concurrency.saturating_sub(f.total), skip)
-            };
+            let (room, skip) = dispatcher.room();
             if room == 0 {
                 tokio::select! {
-                    _ = self.slot_freed.notified() => {}
+                    _ = dispatcher.slot_freed.notified() => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
             }
-            let claimed = match self.claim(room.min(cfg.claim_batch as usize) as i64, &skip).await {
+            let jobs = match claim(&s, &dispatcher, room.min(cfg.claim_batch as usize) as i64, &skip).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
@@ -140,139 +139,176 @@ impl DeliveryWorker {
                     continue;
                 }
             };
-            if claimed.is_empty() {
-                let sleep = self.idle_sleep().await;
+            if jobs.is_empty() {
+                let sleep = idle_sleep(&s).await;
                 tokio::select! {
                     _ = s.wake.notified() => {}
-                    _ = self.slot_freed.notified(), if !skip.is_empty() => {}
+                    _ = dispatcher.slot_freed.notified(), if !skip.is_empty() => {}
                     _ = tokio::time::sleep(sleep) => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
             }
-            self.dispatch(claimed, &done_tx);
+            for job in jobs {
+                spawn_attempt(&s, &dispatcher, job, &done_tx, &limiter);
+            }
         }
 
+        // Ingest stops handing work here; what was handed but not started goes back to the queue.
+        *s.dispatcher.lock().expect("dispatcher slot") = None;
+        let unsent = hot_task.await.unwrap_or_default();
+        if !unsent.is_empty() {
+            let ids: Vec<String> = unsent.iter().map(|h| h.id.clone()).collect();
+            if let Err(e) = s.db.release_leases(&ids, &dispatcher.owner).await {
+                tracing::warn!(error = %e, "could not release hot deliveries at shutdown; their leases will expire");
+            }
+            dispatcher.release(unsent.iter().map(|h| h.webhook_id.as_str()));
+        }
         // Let attempts in flight finish (bounded by the request timeout).
         let deadline = Instant::now() + s.settings.request_timeout + Duration::from_secs(1);
-        while self.in_flight.lock().expect("in-flight lock").total > 0 && Instant::now() < deadline {
+        while dispatcher.in_flight() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         drop(done_tx);
         let _ = completer.await;
         tracing::info!("delivery worker stopped");
     }
+}
 
-    async fn idle_sleep(&self) -> Duration {
-        let max = Duration::from_millis(self.services.settings.worker.idle_poll_ms);
-        match self.services.db.next_due_at(KIND_DELIVERY).await {
-            Ok(Some(at)) => {
-                let wait = (at - self.services.now_ms()).max(1) as u64;
-                Duration::from_millis(wait).min(max)
+/// Sends what ingest hands over until shutdown; returns what was left unsent.
+async fn hot_loop(
+    s: Services,
+    dispatcher: Arc<Dispatcher>,
+    mut rx: mpsc::UnboundedReceiver<Vec<HotDelivery>>,
+    done: Done,
+    limiter: Arc<Mutex<RateLimiter>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Vec<HotDelivery> {
+    loop {
+        tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(batch) => {
+                    for h in batch {
+                        let job = Job { id: h.id, webhook_id: h.webhook_id, attempts_made: 0, payload: h.payload, pending: true };
+                        spawn_attempt(&s, &dispatcher, job, &done, &limiter);
+                    }
+                }
+                None => return Vec::new(),
+            },
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    rx.close();
+                    let mut left = Vec::new();
+                    while let Ok(batch) = rx.try_recv() {
+                        left.extend(batch);
+                    }
+                    return left;
+                }
             }
-            _ => max,
-        }
-    }
-
-    async fn claim(&self, limit: i64, skip: &[String]) -> Result<Vec<(PendingDelivery, Option<WebhookRow>)>> {
-        let s = &self.services;
-        let claimed =
-            s.db.claim_due(&ClaimRequest {
-                kind: KIND_DELIVERY,
-                owner: &self.owner,
-                now: s.now_ms(),
-                lease_ms: s.settings.worker.lease_ms,
-                limit,
-                skip_partitions: skip,
-            })
-            .await?;
-        if claimed.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One claim may bring more work for an endpoint than its free slots:
-        // hand the excess back at once, so it waits in the database, not here.
-        let cap = s.settings.worker.per_endpoint;
-        let mut room: HashMap<String, usize> = {
-            let f = self.in_flight.lock().expect("in-flight lock");
-            claimed
-                .iter()
-                .map(|c| {
-                    (c.partition_key.clone(), cap.saturating_sub(*f.by_endpoint.get(&c.partition_key).unwrap_or(&0)))
-                })
-                .collect()
-        };
-        let (mut ids, mut excess) = (Vec::with_capacity(claimed.len()), Vec::new());
-        for c in claimed {
-            let r = room.get_mut(&c.partition_key).expect("room computed for every partition");
-            if *r > 0 {
-                *r -= 1;
-                ids.push(c.id);
-            } else {
-                excess.push(c.id);
-            }
-        }
-        if !excess.is_empty() {
-            s.db.release_leases(&excess, &self.owner).await?;
-        }
-        let deliveries = load_pending(&s.db, &ids).await?;
-        let webhook_ids: HashSet<&str> = deliveries.iter().map(|d| d.webhook_id.as_str()).collect();
-        let mut webhooks = HashMap::new();
-        for id in webhook_ids {
-            if let Some(w) = s.db.webhook(id).await? {
-                webhooks.insert(id.to_string(), w);
-            }
-        }
-        let found: HashSet<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
-        let orphans: Vec<String> = ids.iter().filter(|id| !found.contains(id.as_str())).cloned().collect();
-        if !orphans.is_empty() {
-            // The delivery row is gone (its webhook was deleted): drop the work.
-            s.db.delete_due_work(&orphans).await?;
-        }
-        Ok(deliveries
-            .into_iter()
-            .map(|d| {
-                let w = webhooks.get(&d.webhook_id).cloned();
-                (d, w)
-            })
-            .collect())
-    }
-
-    fn dispatch(
-        &self,
-        claimed: Vec<(PendingDelivery, Option<WebhookRow>)>,
-        done: &mpsc::UnboundedSender<(String, Completion)>,
-    ) {
-        for (delivery, webhook) in claimed {
-            {
-                let mut f = self.in_flight.lock().expect("in-flight lock");
-                f.total += 1;
-                *f.by_endpoint.entry(delivery.webhook_id.clone()).or_default() += 1;
-            }
-            let services = self.services.clone();
-            let done = done.clone();
-            let limiter = self.limiter.clone();
-            tokio::spawn(async move {
-                let partition = delivery.webhook_id.clone();
-                let completion = attempt(&services, delivery, webhook, &limiter).await;
-                let _ = done.send((partition, completion));
-            });
         }
     }
 }
 
-async fn load_pending(db: &Db, ids: &[String]) -> Result<Vec<PendingDelivery>> {
-    let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT id, webhook_id, payload, attempt, status FROM webhook_deliveries WHERE id IN ({})",
-        params.join(", ")
-    );
-    Ok(with_pool!(db, pool => {
-        let mut q = sqlx::query_as::<_, PendingDelivery>(&sql);
-        for id in ids {
-            q = q.bind(id);
+async fn idle_sleep(s: &Services) -> Duration {
+    let max = Duration::from_millis(s.settings.worker.idle_poll_ms);
+    match s.db.next_due_at(KIND_DELIVERY).await {
+        Ok(Some(at)) => {
+            let wait = (at - s.now_ms()).max(1) as u64;
+            Duration::from_millis(wait).min(max)
         }
-        q.fetch_all(pool).await
-    })?)
+        _ => max,
+    }
+}
+
+/// Claims due deliveries, reserving a slot for each; what finds no slot is handed back at once,
+/// so it waits in the database, not here.
+async fn claim(s: &Services, dispatcher: &Dispatcher, limit: i64, skip: &[String]) -> Result<Vec<Job>> {
+    let claimed =
+        s.db.claim_due(&ClaimRequest {
+            kind: KIND_DELIVERY,
+            owner: &dispatcher.owner,
+            now: s.now_ms(),
+            lease_ms: dispatcher.lease_ms,
+            limit,
+            skip_partitions: skip,
+        })
+        .await?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut ids, mut excess) = (Vec::with_capacity(claimed.len()), Vec::new());
+    let mut partition_of = HashMap::with_capacity(claimed.len());
+    for c in claimed {
+        if dispatcher.try_reserve(&c.partition_key) {
+            partition_of.insert(c.id.clone(), c.partition_key);
+            ids.push(c.id);
+        } else {
+            excess.push(c.id);
+        }
+    }
+    if !excess.is_empty() {
+        if let Err(e) = s.db.release_leases(&excess, &dispatcher.owner).await {
+            dispatcher.release(partition_of.values().map(String::as_str));
+            return Err(e);
+        }
+    }
+    let loaded = match load_jobs(s, &ids).await {
+        Ok(l) => l,
+        Err(e) => {
+            dispatcher.release(partition_of.values().map(String::as_str));
+            return Err(e);
+        }
+    };
+    let found: HashSet<&str> = loaded.iter().map(|j| j.id.as_str()).collect();
+    let orphans: Vec<String> = ids.iter().filter(|id| !found.contains(id.as_str())).cloned().collect();
+    if !orphans.is_empty() {
+        // The delivery row is gone (its webhook was deleted): drop the work.
+        dispatcher.release(orphans.iter().filter_map(|id| partition_of.get(id)).map(String::as_str));
+        s.db.delete_due_work(&orphans).await?;
+    }
+    Ok(loaded)
+}
+
+async fn load_jobs(s: &Services, ids: &[String]) -> Result<Vec<Job>> {
+    Ok(load_pending(&s.db, ids)
+        .await?
+        .into_iter()
+        .map(|d| Job {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            attempts_made: d.attempt,
+            payload: Arc::from(d.payload),
+            pending: d.status == "pending",
+        })
+        .collect())
+}
+
+fn spawn_attempt(s: &Services, d: &Arc<Dispatcher>, job: Job, done: &Done, limiter: &Arc<Mutex<RateLimiter>>) {
+    let (services, dispatcher, done, limiter) = (s.clone(), d.clone(), done.clone(), limiter.clone());
+    tokio::spawn(async move {
+        let partition = job.webhook_id.clone();
+        let completion = attempt(&services, job, &limiter).await;
+        dispatcher.request_done(&partition);
+        let _ = done.send(completion);
+    });
+}
+
+async fn load_pending(db: &Db, ids: &[String]) -> Result<Vec<PendingDelivery>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in batch::chunks(ids) {
+        let sql = format!(
+            "SELECT id, webhook_id, payload, attempt, status FROM webhook_deliveries WHERE id IN ({})",
+            batch::params(db.backend(), 1, chunk.len())
+        );
+        out.extend(with_pool!(db, pool => {
+            let mut q = sqlx::query_as::<_, PendingDelivery>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await
+        })?);
+    }
+    Ok(out)
 }
 
 /// The signing keys of a webhook: the current secret, then the previous one while it overlaps.
@@ -309,19 +345,23 @@ pub fn retry_policy(w: &WebhookRow) -> RetryPolicy {
     w.retry_policy.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
 }
 
-async fn attempt(
-    services: &Services,
-    delivery: PendingDelivery,
-    webhook: Option<WebhookRow>,
-    limiter: &Mutex<RateLimiter>,
-) -> Completion {
+async fn attempt(services: &Services, job: Job, limiter: &Mutex<RateLimiter>) -> Completion {
+    let webhook = match services.webhook_cache.webhook(&services.db, &job.webhook_id).await {
+        Ok(w) => w,
+        Err(e) => {
+            // Cannot tell whether to send: try again shortly rather than guess.
+            tracing::warn!(error = %e, "loading the webhook failed; deferring its delivery");
+            return Completion::Deferred { delivery_id: job.id, at: services.now_ms() + 1_000 };
+        }
+    };
+    let delivery = job;
     let Some(w) = webhook.filter(|w| w.active) else {
         return Completion::Skipped {
             delivery_id: delivery.id,
             reason: "the webhook was disabled or deleted before this delivery was sent".into(),
         };
     };
-    if delivery.status != "pending" {
+    if !delivery.pending {
         // Finished already (a manual retry or a stale lease raced us): nothing to send.
         return Completion::Skipped { delivery_id: delivery.id, reason: String::new() };
     }
@@ -347,13 +387,11 @@ async fn attempt(
             retry_after_ms: None,
         },
     };
-    let attempt_no = delivery.attempt + 1;
+    let attempt_no = delivery.attempts_made + 1;
     services.metrics.attempt_seconds.observe(result.duration_ms as f64 / 1000.0);
     let policy = retry_policy(&w);
     let finished_at = services.now_ms();
     let decision = decide(&result, attempt_no as u32, &policy, finished_at, rand::thread_rng().gen::<f64>());
-    let auto_disable = !result.succeeded()
-        && w.failing_since.is_some_and(|since| finished_at - since >= services.settings.auto_disable_after_ms);
     let outcome = match decision {
         Decision::Succeeded => "succeeded",
         Decision::Retry { .. } => "retrying",
@@ -362,28 +400,26 @@ async fn attempt(
     services.metrics.delivery_attempts.get_or_create(&crate::metrics::OutcomeLabels { outcome }).inc();
     Completion::Attempted {
         delivery_id: delivery.id,
-        webhook_id: w.id,
+        webhook_id: w.id.clone(),
         attempt: attempt_no,
         result: Box::new(result),
         decision,
-        auto_disable,
-        webhook_name: w.name,
+        webhook_name: w.name.clone(),
     }
 }
 
-async fn complete_loop(
-    services: Services,
-    mut rx: mpsc::UnboundedReceiver<(String, Completion)>,
-    in_flight: Arc<Mutex<InFlight>>,
-    slot_freed: Arc<tokio::sync::Notify>,
-) {
-    let mut batch = Vec::with_capacity(512);
-    while rx.recv_many(&mut batch, 512).await > 0 {
-        let completions: Vec<Completion> = batch.iter().map(|(_, c)| c.clone()).collect();
+async fn complete_loop(services: Services, mut rx: mpsc::UnboundedReceiver<Completion>, dispatcher: Arc<Dispatcher>) {
+    let mut completions = Vec::with_capacity(512);
+    while rx.recv_many(&mut completions, 512).await > 0 {
         let mut delay = Duration::from_millis(100);
         loop {
-            match services.db.complete_deliveries(&completions, services.now_ms()).await {
-                Ok(()) => break,
+            match services.db.complete_deliveries(&completions, services.now_ms(), services.settings.auto_disable_after_ms).await {
+                Ok(disabled) => {
+                    if disabled {
+                        services.webhook_cache.clear();
+                    }
+                    break;
+                }
                 Err(e) => {
                     // The attempts happened; keep trying to record them rather than lose them.
                     tracing::error!(error = %e, "recording delivery outcomes failed; retrying");
@@ -392,19 +428,8 @@ async fn complete_loop(
                 }
             }
         }
-        {
-            let mut f = in_flight.lock().expect("in-flight lock");
-            for (partition, _) in batch.drain(..) {
-                f.total = f.total.saturating_sub(1);
-                if let Some(n) = f.by_endpoint.get_mut(&partition) {
-                    *n -= 1;
-                    if *n == 0 {
-                        f.by_endpoint.remove(&partition);
-                    }
-                }
-            }
-        }
-        slot_freed.notify_one();
+        dispatcher.committed(completions.len());
+        completions.clear();
         services.events_changed();
     }
 }
@@ -425,11 +450,18 @@ fn cap(s: Option<String>, max: usize) -> Option<String> {
 impl Db {
     /// Gives claimed work back without attempting it.
     pub async fn release_leases(&self, ids: &[String], owner: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for id in ids {
-                sqlx::query("UPDATE due_work SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
-                    .bind(id).bind(owner).execute(&mut *tx).await?;
+            for chunk in batch::chunks(ids) {
+                let sql = format!(
+                    "UPDATE due_work SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = {} AND id IN ({})",
+                    batch::params(self.backend(), 1, 1), batch::params(self.backend(), 2, chunk.len()));
+                let mut q = sqlx::query(&sql).bind(owner);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         })?;
@@ -437,108 +469,93 @@ impl Db {
     }
 
     pub async fn delete_due_work(&self, ids: &[String]) -> Result<()> {
+        let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for id in ids {
-                sqlx::query("DELETE FROM due_work WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            for chunk in batch::chunks(ids) {
+                let sql = format!("DELETE FROM due_work WHERE id IN ({})", batch::params(self.backend(), 1, chunk.len()));
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         })?;
         Ok(())
     }
 
-    /// Records a batch of outcomes in one transaction.
-    pub async fn complete_deliveries(&self, completions: &[Completion], now: i64) -> Result<()> {
-        let mut health: HashMap<&str, Health> = HashMap::new();
+    /// Records a batch of outcomes in one transaction, with a few multi-row
+    /// statements rather than several statements per delivery. Returns whether
+    /// a webhook was disabled (410 Gone, or failing for the whole auto-disable period).
+    pub async fn complete_deliveries(&self, completions: &[Completion], now: i64, auto_disable_after_ms: i64) -> Result<bool> {
+        let mut health: HashMap<&str, Health<'_>> = HashMap::new();
         let mut attempts: Vec<AttemptInsert> = Vec::with_capacity(completions.len());
+        let mut updates: Vec<DeliveryUpdate> = Vec::with_capacity(completions.len());
+        let mut reschedule: Vec<(&str, i64)> = Vec::new();
         let mut finished: Vec<&str> = Vec::with_capacity(completions.len());
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for c in completions {
-                match c {
-                    Completion::Skipped { delivery_id, reason } => {
-                        if !reason.is_empty() {
-                            sqlx::query("UPDATE webhook_deliveries SET status = 'failed', error_message = $2, next_retry_at = NULL, updated_at = $3 WHERE id = $1 AND status = 'pending'")
-                                .bind(delivery_id).bind(reason).bind(now).execute(&mut *tx).await?;
-                        }
-                        sqlx::query("DELETE FROM due_work WHERE id = $1").bind(delivery_id).execute(&mut *tx).await?;
+        let mut skipped: Vec<(&str, &str)> = Vec::new();
+        let mut disable: Vec<(&str, &str, &str)> = Vec::new();
+        for c in completions {
+            match c {
+                Completion::Skipped { delivery_id, reason } => {
+                    if !reason.is_empty() {
+                        skipped.push((delivery_id, reason));
                     }
-                    Completion::Deferred { delivery_id, at } => {
-                        sqlx::query("UPDATE due_work SET due_at = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1")
-                            .bind(delivery_id).bind(at).execute(&mut *tx).await?;
+                    finished.push(delivery_id);
+                }
+                Completion::Deferred { delivery_id, at } => reschedule.push((delivery_id, *at)),
+                Completion::Attempted { delivery_id, webhook_id, attempt, result, decision, webhook_name } => {
+                    let response = cap(result.response_body.clone(), 64 * 1024 + 16);
+                    let (status, delivered_at, next_retry_at) = match decision {
+                        Decision::Succeeded => ("succeeded", Some(now), None),
+                        Decision::Retry { at } => ("pending", None, Some(*at)),
+                        Decision::Failed { .. } => ("failed", None, None),
+                    };
+                    updates.push(DeliveryUpdate {
+                        id: delivery_id,
+                        status,
+                        status_code: result.status_code.map(i64::from),
+                        response: response.clone(),
+                        error_message: result.error_message.as_deref(),
+                        attempt: *attempt,
+                        delivered_at,
+                        next_retry_at,
+                    });
+                    attempts.push(AttemptInsert {
+                        delivery_id,
+                        webhook_id,
+                        attempt: *attempt,
+                        result: result.as_ref(),
+                        response,
+                        request_headers: result.request_headers.to_string(),
+                    });
+                    match decision {
+                        Decision::Retry { at } => reschedule.push((delivery_id, *at)),
+                        _ => finished.push(delivery_id),
                     }
-                    Completion::Attempted { delivery_id, webhook_id, attempt, result, decision, auto_disable, webhook_name } => {
-                        let response = cap(result.response_body.clone(), 64 * 1024 + 16);
-                        attempts.push(AttemptInsert {
-                            delivery_id: delivery_id.as_str(),
-                            webhook_id: webhook_id.as_str(),
-                            attempt: *attempt,
-                            result: result.as_ref(),
-                            response: response.clone(),
-                            request_headers: result.request_headers.to_string(),
-                        });
-                        let (status, delivered_at, next_retry_at) = match decision {
-                            Decision::Succeeded => ("succeeded", Some(now), None),
-                            Decision::Retry { at } => ("pending", None, Some(*at)),
-                            Decision::Failed { .. } => ("failed", None, None),
-                        };
-                        sqlx::query(
-                            "UPDATE webhook_deliveries SET status = $2, status_code = $3, response_body = $4, error_message = $5,
-                                attempt = $6, delivered_at = $7, next_retry_at = $8, updated_at = $9 WHERE id = $1")
-                            .bind(delivery_id).bind(status).bind(result.status_code.map(i64::from)).bind(&response)
-                            .bind(&result.error_message).bind(attempt).bind(delivered_at).bind(next_retry_at).bind(now)
-                            .execute(&mut *tx).await?;
-                        match decision {
-                            Decision::Retry { at } => {
-                                sqlx::query("UPDATE due_work SET due_at = $2, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1")
-                                    .bind(delivery_id).bind(at).execute(&mut *tx).await?;
-                            }
-                            _ => finished.push(delivery_id.as_str()),
-                        }
-                        let h = health.entry(webhook_id.as_str()).or_default();
-                        if result.succeeded() {
-                            h.any_success = true;
-                        } else {
-                            h.any_failure = true;
-                        }
-                        h.last_succeeded = result.succeeded();
-                        let disable = match decision {
-                            Decision::Failed { disable: Some(reason) } => Some(*reason),
-                            _ if *auto_disable => Some("auto"),
-                            _ => None,
-                        };
-                        if let Some(reason) = disable {
-                            let changed = sqlx::query("UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND active")
-                                .bind(webhook_id).bind(reason).bind(now).execute(&mut *tx).await?.rows_affected();
-                            if changed > 0 {
-                                let (title, body) = if reason == "gone" {
-                                    (format!("Webhook \"{webhook_name}\" was disabled"),
-                                     "Its endpoint answered 410 Gone, which means it no longer wants deliveries.".to_string())
-                                } else {
-                                    (format!("Webhook \"{webhook_name}\" was disabled automatically"),
-                                     "It kept failing for the whole auto-disable period. Fix the endpoint, re-enable it, and replay what it missed with Recover.".to_string())
-                                };
-                                sqlx::query("INSERT INTO notifications (id, kind, title, body, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                                    .bind(new_id("ntf")).bind("webhook.disabled").bind(title).bind(body)
-                                    .bind(format!("/webhooks/{webhook_id}")).bind(now)
-                                    .execute(&mut *tx).await?;
-                            }
-                        }
+                    let h = health.entry(webhook_id).or_default();
+                    if result.succeeded() {
+                        h.any_success = true;
+                    } else {
+                        h.any_failure = true;
+                    }
+                    h.last_succeeded = result.succeeded();
+                    h.name = webhook_name.as_str();
+                    if let Decision::Failed { disable: Some(reason) } = decision {
+                        disable.push((webhook_id, reason, webhook_name));
                     }
                 }
             }
-            // Multi-row statements: one round trip for many rows.
-            for chunk in attempts.chunks(ATTEMPT_ROWS_PER_INSERT) {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|r| {
-                        let b = r * 11;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11)
-                    })
-                    .collect();
+        }
+        let mut disabled_any = false;
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in batch::chunks(&attempts) {
                 let sql = format!(
                     "INSERT INTO delivery_attempts (id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code,
-                        request_headers, response_body, error_class, error_message) VALUES {}", values.join(", "));
+                        request_headers, response_body, error_class, error_message) VALUES {}", batch::values(self.backend(), chunk.len(), 11));
                 let mut q = sqlx::query(&sql);
                 for a in chunk {
                     q = q.bind(new_id("att")).bind(a.delivery_id).bind(a.webhook_id).bind(a.attempt)
@@ -547,14 +564,41 @@ impl Db {
                 }
                 q.execute(&mut *tx).await?;
             }
-            for chunk in finished.chunks(500) {
-                let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-                let sql = format!("DELETE FROM due_work WHERE id IN ({})", params.join(", "));
+            // VALUES columns are named column1, column2, … on both databases.
+            for chunk in batch::chunks(&updates) {
+                let sql = format!(
+                    "UPDATE webhook_deliveries SET status = v.column2, status_code = v.column3, response_body = v.column4,
+                        error_message = v.column5, attempt = v.column6, delivered_at = v.column7, next_retry_at = v.column8,
+                        updated_at = v.column9
+                     FROM (VALUES {}) AS v WHERE webhook_deliveries.id = v.column1", batch::values(self.backend(), chunk.len(), 9));
+                let mut q = sqlx::query(&sql);
+                for u in chunk {
+                    q = q.bind(u.id).bind(u.status).bind(u.status_code).bind(&u.response).bind(u.error_message)
+                        .bind(u.attempt).bind(u.delivered_at).bind(u.next_retry_at).bind(now);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in batch::chunks(&reschedule) {
+                let sql = format!(
+                    "UPDATE due_work SET due_at = v.column2, lease_owner = NULL, lease_expires_at = NULL
+                     FROM (VALUES {}) AS v WHERE due_work.id = v.column1", batch::values(self.backend(), chunk.len(), 2));
+                let mut q = sqlx::query(&sql);
+                for (id, at) in chunk {
+                    q = q.bind(*id).bind(*at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in batch::chunks(&finished) {
+                let sql = format!("DELETE FROM due_work WHERE id IN ({})", batch::params(self.backend(), 1, chunk.len()));
                 let mut q = sqlx::query(&sql);
                 for id in chunk {
                     q = q.bind(*id);
                 }
                 q.execute(&mut *tx).await?;
+            }
+            for (delivery_id, reason) in &skipped {
+                sqlx::query("UPDATE webhook_deliveries SET status = 'failed', error_message = $2, next_retry_at = NULL, updated_at = $3 WHERE id = $1 AND status = 'pending'")
+                    .bind(*delivery_id).bind(*reason).bind(now).execute(&mut *tx).await?;
             }
             // One health update per webhook per batch, not per delivery: a busy
             // endpoint's row would otherwise be rewritten hundreds of times a second.
@@ -565,17 +609,46 @@ impl Db {
                         last_failure_at = CASE WHEN $3 THEN $5 ELSE last_failure_at END,
                         failing_since = CASE WHEN $4 THEN NULL ELSE COALESCE(failing_since, $5) END
                      WHERE id = $1")
-                    .bind(webhook_id).bind(h.any_success).bind(h.any_failure).bind(h.last_succeeded).bind(now)
+                    .bind(*webhook_id).bind(h.any_success).bind(h.any_failure).bind(h.last_succeeded).bind(now)
                     .execute(&mut *tx).await?;
+                if !h.last_succeeded {
+                    // Decided on the stored `failing_since`, not on a cached copy of the webhook.
+                    let changed = sqlx::query(
+                        "UPDATE webhooks SET active = FALSE, disabled_reason = 'auto', updated_at = $3
+                         WHERE id = $1 AND active AND failing_since IS NOT NULL AND failing_since <= $2")
+                        .bind(*webhook_id).bind(now - auto_disable_after_ms).bind(now)
+                        .execute(&mut *tx).await?.rows_affected();
+                    if changed > 0 {
+                        disable.push((webhook_id, "auto-notify", h.name));
+                    }
+                }
+            }
+            for (webhook_id, reason, webhook_name) in &disable {
+                // Auto-disabling happened above; it only needs its notification.
+                let changed = if *reason == "auto-notify" { 1 } else {
+                    sqlx::query("UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND active")
+                        .bind(*webhook_id).bind(*reason).bind(now).execute(&mut *tx).await?.rows_affected()
+                };
+                if changed > 0 {
+                    disabled_any = true;
+                    let (title, body) = if *reason == "gone" {
+                        (format!("Webhook \"{webhook_name}\" was disabled"),
+                         "Its endpoint answered 410 Gone, which means it no longer wants deliveries.".to_string())
+                    } else {
+                        (format!("Webhook \"{webhook_name}\" was disabled automatically"),
+                         "It kept failing for the whole auto-disable period. Fix the endpoint, re-enable it, and replay what it missed with Recover.".to_string())
+                    };
+                    sqlx::query("INSERT INTO notifications (id, kind, title, body, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(new_id("ntf")).bind("webhook.disabled").bind(title).bind(body)
+                        .bind(format!("/webhooks/{webhook_id}")).bind(now)
+                        .execute(&mut *tx).await?;
+                }
             }
             tx.commit().await
         })?;
-        Ok(())
+        Ok(disabled_any)
     }
 }
-
-/// Attempt rows per multi-row INSERT (11 parameters each, well under both databases' limits).
-const ATTEMPT_ROWS_PER_INSERT: usize = 200;
 
 struct AttemptInsert<'a> {
     delivery_id: &'a str,
@@ -586,10 +659,22 @@ struct AttemptInsert<'a> {
     request_headers: String,
 }
 
+struct DeliveryUpdate<'a> {
+    id: &'a str,
+    status: &'static str,
+    status_code: Option<i64>,
+    response: Option<String>,
+    error_message: Option<&'a str>,
+    attempt: i64,
+    delivered_at: Option<i64>,
+    next_retry_at: Option<i64>,
+}
+
 /// What a batch of outcomes says about one webhook's health.
 #[derive(Default)]
-struct Health {
+struct Health<'a> {
     any_success: bool,
     any_failure: bool,
     last_succeeded: bool,
+    name: &'a str,
 }

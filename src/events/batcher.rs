@@ -4,9 +4,12 @@
 //! 202, so durability is unchanged; what changes is that one commit (one WAL
 //! write on SQLite, one round of fsync on PostgreSQL) serves many events.
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::ingest::NewDelivery;
+use crate::delivery::dispatch::{Dispatcher, DispatcherSlot, HotDelivery};
 use crate::store::Db;
 use crate::webhooks::Accepted;
 use crate::Result;
@@ -21,7 +24,8 @@ pub(crate) struct PendingEvent {
     pub event_type: String,
     pub data: String,
     pub key: Option<String>,
-    pub body: String,
+    /// The request body every delivery of this event sends.
+    pub body: Arc<str>,
     pub deliveries: Vec<NewDelivery>,
     pub now: i64,
 }
@@ -33,9 +37,9 @@ pub(crate) struct IngestBatcher {
 }
 
 impl IngestBatcher {
-    pub fn start(db: Db) -> Self {
+    pub fn start(db: Db, dispatcher: DispatcherSlot, wake: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, dispatcher, wake, rx));
         IngestBatcher { tx }
     }
 
@@ -46,20 +50,63 @@ impl IngestBatcher {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn run(db: Db, slot: DispatcherSlot, wake: Arc<Notify>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let events: Vec<PendingEvent> = jobs.iter().map(|(e, _)| e.clone()).collect();
-        if jobs.len() > 1 && db.insert_events(&events).await.is_ok() {
-            for (_, done) in jobs.drain(..) {
-                let _ = done.send(Ok(()));
+        let (mut events, replies): (Vec<PendingEvent>, Vec<_>) = jobs.drain(..).unzip();
+        let dispatcher = slot.lock().expect("dispatcher slot").clone();
+        if let Some(d) = &dispatcher {
+            for d2 in events.iter_mut().flat_map(|e| e.deliveries.iter_mut()) {
+                d2.leased = d.try_reserve(&d2.webhook_id);
             }
-            continue;
         }
-        // Alone, or the shared transaction failed (say, one duplicate id): commit
-        // each event on its own so one bad event cannot fail the others.
-        for (event, done) in jobs.drain(..) {
-            let _ = done.send(db.insert_events(std::slice::from_ref(&event)).await);
+        let (owner, lease_ms) = dispatcher.as_ref().map(|d| (d.owner.as_str(), d.lease_ms)).unwrap_or(("", 0));
+        let mut stored = Vec::with_capacity(events.len());
+        if events.len() > 1 && db.insert_events(&events, owner, lease_ms).await.is_ok() {
+            for (event, reply) in events.into_iter().zip(replies) {
+                let _ = reply.send(Ok(()));
+                stored.push(event);
+            }
+        } else {
+            // Alone, or the shared transaction failed (say, one duplicate id): commit
+            // each event on its own so one bad event cannot fail the others.
+            for (event, reply) in events.into_iter().zip(replies) {
+                let result = db.insert_events(std::slice::from_ref(&event), owner, lease_ms).await;
+                if result.is_ok() {
+                    stored.push(event);
+                } else if let Some(d) = &dispatcher {
+                    d.release(event.deliveries.iter().filter(|n| n.leased).map(|n| n.webhook_id.as_str()));
+                }
+                let _ = reply.send(result);
+            }
         }
+        hand_over(dispatcher.as_deref(), &wake, stored);
+    }
+}
+
+/// Passes the leased deliveries of committed events to the worker, and wakes
+/// it for the rest (they wait in the database for a free slot).
+fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Notify, stored: Vec<PendingEvent>) {
+    let mut hot = Vec::new();
+    let mut queued = false;
+    for e in stored {
+        for d in e.deliveries {
+            if d.leased {
+                hot.push(HotDelivery { id: d.id, webhook_id: d.webhook_id, payload: e.body.clone() });
+            } else {
+                queued = true;
+            }
+        }
+    }
+    if let (Some(d), false) = (dispatcher, hot.is_empty()) {
+        if let Err(unsent) = d.hand_over(hot) {
+            // The worker stopped between the reservation and now: the leases
+            // expire (or are released at start-up) and the deliveries are claimed then.
+            tracing::warn!(count = unsent.len(), "the delivery worker stopped; hot deliveries wait for their leases");
+            d.release(unsent.iter().map(|h| h.webhook_id.as_str()));
+        }
+    }
+    if queued {
+        wake.notify_one();
     }
 }

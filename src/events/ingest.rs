@@ -10,7 +10,7 @@ use crate::clock::rfc3339;
 use crate::due::KIND_DELIVERY;
 use crate::events::catalog;
 use crate::ids::new_id;
-use crate::store::{with_pool, Db};
+use crate::store::{batch, with_pool, Db};
 use crate::webhooks::store::WebhookRow;
 use crate::webhooks::{Accepted, EventType};
 use crate::{Error, Result, Services};
@@ -29,9 +29,12 @@ pub struct PublishInput {
 /// One delivery to create with its event.
 #[derive(Debug, Clone)]
 pub(crate) struct NewDelivery {
-    id: String,
-    webhook_id: String,
-    max_attempts: i64,
+    pub id: String,
+    pub webhook_id: String,
+    pub max_attempts: i64,
+    /// A worker slot was reserved: the due-work row is written leased to the
+    /// worker and the delivery handed to it after the commit (the hot path).
+    pub leased: bool,
 }
 
 impl Services {
@@ -161,13 +164,9 @@ impl Services {
             }
         }
 
-        let subscribers: Vec<WebhookRow> = self
-            .db
-            .subscribers(&event_type)
-            .await?
-            .into_iter()
-            .filter(|w| crate::webhooks::service::matches_filter(w, &data))
-            .collect();
+        let all = self.webhook_cache.subscribers(&self.db, &event_type).await?;
+        let subscribers: Vec<&WebhookRow> =
+            all.iter().map(|w| w.as_ref()).filter(|w| crate::webhooks::service::matches_filter(w, &data)).collect();
         let event_id = input.id.clone().unwrap_or_else(|| new_id("evt"));
         let body = json!({ "type": event_type, "timestamp": rfc3339(now), "data": data }).to_string();
         let deliveries: Vec<NewDelivery> = subscribers
@@ -176,6 +175,7 @@ impl Services {
                 id: new_id("msg"),
                 webhook_id: w.id.clone(),
                 max_attempts: crate::delivery::worker::retry_policy(w).max_attempts as i64,
+                leased: false,
             })
             .collect();
         let accepted = Accepted { id: event_id.clone(), deliveries: deliveries.len() as i64, workflow_executions: 0 };
@@ -185,12 +185,15 @@ impl Services {
             event_type: event_type.clone(),
             data: data_text,
             key: key.clone(),
-            body,
+            body: body.into(),
             deliveries,
             now,
         };
-        let has_deliveries = !pending.deliveries.is_empty();
-        let stored = self.ingest.get_or_init(|| IngestBatcher::start(self.db.clone())).submit(pending).await;
+        let stored = self
+            .ingest
+            .get_or_init(|| IngestBatcher::start(self.db.clone(), self.dispatcher.clone(), self.wake.clone()))
+            .submit(pending)
+            .await;
         match stored {
             Ok(()) => {}
             Err(e) if e.is_unique_violation() => {
@@ -203,9 +206,6 @@ impl Services {
                 return Err(Error::Conflict(format!("an event with id {event_id:?} already exists")));
             }
             Err(e) => return Err(e),
-        }
-        if has_deliveries {
-            self.wake.notify_one();
         }
         self.events_changed();
         Ok(accepted)
@@ -236,27 +236,49 @@ impl Db {
         Ok(row.map(|(id, deliveries, workflow_executions)| Accepted { id, deliveries, workflow_executions }))
     }
 
-    /// Stores events with their deliveries and due work, all in one transaction.
-    pub(crate) async fn insert_events(&self, events: &[PendingEvent]) -> Result<()> {
+    /// Stores events with their deliveries and due work, all in one transaction,
+    /// with multi-row statements. Leased deliveries' due work is written held by
+    /// `lease_owner` for `lease_ms`.
+    pub(crate) async fn insert_events(&self, events: &[PendingEvent], lease_owner: &str, lease_ms: i64) -> Result<()> {
+        let deliveries: Vec<(&PendingEvent, &NewDelivery)> =
+            events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e, d))).collect();
+        let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for e in events {
-                sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(&e.accepted.id).bind(&e.event_type).bind(&e.data).bind(&e.key)
-                    .bind(e.accepted.deliveries).bind(e.accepted.workflow_executions).bind(e.now)
-                    .execute(&mut *tx).await?;
-                for d in &e.deliveries {
-                    sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
-                                    max_attempts, next_retry_at, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7, $7)")
-                        .bind(&d.id).bind(&d.webhook_id).bind(&e.accepted.id).bind(&e.event_type).bind(&e.body)
-                        .bind(d.max_attempts).bind(e.now)
-                        .execute(&mut *tx).await?;
-                    sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)")
-                        .bind(&d.id).bind(KIND_DELIVERY).bind(&d.webhook_id).bind(e.now)
-                        .execute(&mut *tx).await?;
+            for chunk in batch::chunks(events) {
+                let sql = format!(
+                    "INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at) VALUES {}",
+                    batch::values(self.backend(), chunk.len(), 7));
+                let mut q = sqlx::query(&sql);
+                for e in chunk {
+                    q = q.bind(&e.accepted.id).bind(&e.event_type).bind(&e.data).bind(&e.key)
+                        .bind(e.accepted.deliveries).bind(e.accepted.workflow_executions).bind(e.now);
                 }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in batch::chunks(&deliveries) {
+                let sql = format!(
+                    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, max_attempts, created_at,
+                        updated_at, next_retry_at, status, attempt) SELECT column1, column2, column3, column4, column5,
+                        column6, column7, column7, column7, 'pending', 0 FROM (VALUES {}) AS v",
+                    batch::values(self.backend(), chunk.len(), 7));
+                let mut q = sqlx::query(&sql);
+                for (e, d) in chunk {
+                    q = q.bind(&d.id).bind(&d.webhook_id).bind(&e.accepted.id).bind(&e.event_type).bind(&*e.body)
+                        .bind(d.max_attempts).bind(e.now);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in batch::chunks(&deliveries) {
+                let sql = format!(
+                    "INSERT INTO due_work (id, kind, partition_key, due_at, lease_owner, lease_expires_at) VALUES {}",
+                    batch::values(self.backend(), chunk.len(), 6));
+                let mut q = sqlx::query(&sql);
+                for (e, d) in chunk {
+                    let (owner, until) = if d.leased { (Some(lease_owner), Some(e.now + lease_ms)) } else { (None, None) };
+                    q = q.bind(&d.id).bind(KIND_DELIVERY).bind(&d.webhook_id).bind(e.now).bind(owner).bind(until);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         })?;

@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::{Error, Result};
 
 mod api_keys;
+pub mod batch;
 mod sessions;
 mod users;
 
@@ -23,9 +24,15 @@ pub use users::UserRow;
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriteGate),
     Postgres(PgPool),
 }
+
+/// SQLite has one writer at a time, and a writer that finds the lock taken
+/// sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms …). The busy write paths
+/// (ingest, outcomes, claims) queue here instead, so the lock passes from one
+/// to the next without sleeping.
+pub type WriteGate = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever database
 /// `$db` is: the body is compiled once per backend.
@@ -33,7 +40,7 @@ pub enum Db {
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite($pool, _) => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -76,7 +83,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(pool, WriteGate::default()))
         } else {
             Err(Error::invalid("databaseUrl", "must start with sqlite:// or postgres://"))
         }
@@ -84,15 +91,23 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Waits for this process's turn to write (SQLite); PostgreSQL needs no turn.
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self {
+            Db::Sqlite(_, gate) => Some(gate.clone().lock_owned().await),
+            Db::Postgres(_) => None,
         }
     }
 
     /// Applies the migrations of this database's folder under `migrations/`.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())

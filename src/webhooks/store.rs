@@ -288,3 +288,32 @@ impl Db {
             .fetch_one(pool).await)?)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::WebhookRow;
+
+    /// An active webhook subscribed to `invoice.paid`, as stored.
+    pub fn row(id: &str) -> WebhookRow {
+        WebhookRow {
+            id: id.into(),
+            name: "n".into(),
+            url: "https://example.com/hook".into(),
+            events: "[\"invoice.paid\"]".into(),
+            secret_sealed: "x".into(),
+            previous_secret_sealed: None,
+            previous_secret_expires_at: None,
+            active: true,
+            disabled_reason: None,
+            filter: None,
+            retry_policy: None,
+            rate_limit: None,
+            headers: "{}".into(),
+            failing_since: None,
+            last_success_at: None,
+            last_failure_at: None,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+}

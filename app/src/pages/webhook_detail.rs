@@ -92,6 +92,7 @@ fn Config(
     let remove = ServerAction::<DeleteWebhook>::new();
     let recover = ServerAction::<RecoverFailed>::new();
     let since = RwSignal::new(String::new());
+    let include_missed = RwSignal::new(true);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = remove.value().get() {
@@ -144,6 +145,12 @@ fn Config(
             </div>
             {move || test.value().get().map(|r| view! { <TestOutcome result=r.map_err(|e| e.to_string())/> })}
             {move || toggle.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
+            {move || (active && matches!(toggle.value().get(), Some(Ok(())))).then(|| view! {
+                <p role="status" data-testid="replay-offer" class="mt-3 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
+                    "Enabled again. Events that happened while it was off were not sent to it: "
+                    <a href="#recover" class="font-medium underline">"replay what it missed"</a>"."
+                </p>
+            })}
             {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
             <Show when=move || editing.get()>
                 {
@@ -217,19 +224,28 @@ fn Config(
                 </div>
                 {move || regenerate.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
             </div>
-            <div class="mt-4 border-t pt-4">
-                <h3 class="text-sm font-semibold">"Recover failed deliveries"</h3>
+            <div id="recover" class="mt-4 border-t pt-4">
+                <h3 class="text-sm font-semibold">"Recover failed and missed deliveries"</h3>
                 <form class="mt-1 flex flex-wrap items-end gap-2 text-sm" on:submit=move |ev| {
                     ev.prevent_default();
-                    recover.dispatch(RecoverFailed { id: id6.clone(), since: since.get() });
+                    recover.dispatch(RecoverFailed { id: id6.clone(), since: since.get(), include_missed: include_missed.get() });
                 }>
-                    <label for="recover-since">"Failed since"</label>
+                    <label for="recover-since">"Since"</label>
                     <input id="recover-since" type="date" class="rounded-md border border-slate-300 px-2 py-1"
                         prop:value=since on:input=move |ev| since.set(event_target_value(&ev))/>
+                    <label class="flex items-center gap-1">
+                        <input type="checkbox" class="h-4 w-4 accent-purple-700" prop:checked=include_missed
+                            on:change=move |ev| include_missed.set(event_target_checked(&ev))/>
+                        "Also send events it missed while off"
+                    </label>
                     <button type="submit" class="rounded-md border border-slate-300 px-3 py-1.5 hover:bg-slate-100">"Re-send them"</button>
                 </form>
                 {move || recover.value().get().map(|r| match r {
-                    Ok(n) => view! { <p role="status" class="mt-1 text-sm text-green-800">{format!("{n} deliveries queued again.")}</p> }.into_any(),
+                    Ok((requeued, replayed)) => view! {
+                        <p role="status" class="mt-1 text-sm text-green-800">
+                            {format!("{requeued} failed deliveries queued again; {replayed} missed events queued.")}
+                        </p>
+                    }.into_any(),
                     Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
                 })}
             </div>

@@ -210,6 +210,9 @@ async fn analytics(
 #[derive(Deserialize)]
 struct RecoverInput {
     since: String,
+    /// Also create deliveries for the events it missed while paused or disabled.
+    #[serde(default)]
+    include_missed: bool,
 }
 
 async fn recover(
@@ -220,8 +223,9 @@ async fn recover(
     let since = chrono::DateTime::parse_from_rfc3339(&input.since)
         .map_err(|_| domain::Error::invalid("since", "must be an RFC 3339 time, e.g. 2026-11-28T00:00:00Z"))?
         .timestamp_millis();
-    let n = s.services.recover(&id, since).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": n }))))
+    let requeued = s.services.recover(&id, since).await?;
+    let replayed = if input.include_missed { s.services.replay_missed(&id, since).await? } else { 0 };
+    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": requeued, "replayed": replayed }))))
 }
 
 #[derive(Deserialize)]

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
     let metrics = state.metrics.clone();
+    let body_limit = (state.services.settings.max_payload_bytes * 4).max(1024 * 1024);
 
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -64,7 +65,9 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/setup", post(auth::setup_submit))
         .route("/live", get(live::live))
-        .nest("/api/v1", api::routes().layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
+        // Room for the envelope and escaping around the largest accepted `data`;
+        // ingest itself answers 413 with the limit in words.
+        .nest("/api/v1", api::routes().layer(axum::extract::DefaultBodyLimit::max(body_limit)))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -92,10 +95,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("--allow-private-targets: {e}"))?;
     targets.require_https = args.require_https;
     let defaults = domain::settings::Settings::default();
+    let request_timeout = std::time::Duration::from_secs(args.request_timeout.clamp(1, 300));
     // A lease must outlive the longest attempt, or a slow request could be sent twice at once.
-    let lease_ms = (args.lease_seconds * 1000).max(defaults.request_timeout.as_millis() as i64 + 1000);
+    let lease_ms = (args.lease_seconds * 1000).max(request_timeout.as_millis() as i64 + 1000);
     let settings = domain::settings::Settings {
         retention_days: args.retention_days,
+        connect_timeout: std::time::Duration::from_secs(args.connect_timeout.clamp(1, 60)).min(request_timeout),
+        request_timeout,
+        auto_disable_after_ms: args.auto_disable_hours.max(1) * 60 * 60 * 1000,
+        max_payload_bytes: args.max_payload_kib.clamp(1, 16 * 1024) * 1024,
         worker: domain::settings::WorkerSettings {
             lease_ms,
             concurrency: args.concurrency.max(1),

@@ -68,7 +68,7 @@ pub fn document() -> Value {
             "/webhooks/{id}/test": {"post": with(op("Send `webhook.test` now and report the attempt", "webhooks", ("200", "Test result"), None), id_param())},
             "/webhooks/{id}/deliveries": {"get": with(op("Delivery history of a webhook, newest first", "deliveries", ("200", "A page of deliveries"), None), page_params())},
             "/webhooks/{id}/stats": {"get": with(op("Counts by status, success rate, p50/p95 latency", "webhooks", ("200", "Stats"), None), id_param())},
-            "/webhooks/{id}/recover": {"post": with(op("Re-queue every failed delivery since a time", "deliveries", ("202", "How many were re-queued"), Some("RecoverInput")), id_param())},
+            "/webhooks/{id}/recover": {"post": with(op("Re-queue every failed delivery since a time and, with includeMissed, send the events missed while disabled", "deliveries", ("202", "How many were re-queued and replayed"), Some("RecoverInput")), id_param())},
             "/webhooks/deliveries/all": {"get": with(op("All deliveries (admin)", "deliveries", ("200", "A page of deliveries"), None), page_params())},
             "/webhooks/deliveries/{id}": {"get": with(op("A delivery with every attempt", "deliveries", ("200", "Delivery"), None), id_param())},
             "/webhooks/deliveries/{id}/retry": {"post": with(op("Send a delivery again (same webhook-id)", "deliveries", ("200", "Delivery"), None), id_param())},
@@ -107,7 +107,7 @@ pub fn document() -> Value {
                     "retryPolicy": {"anyOf": [{"$ref": "#/components/schemas/RetryPolicy"}, {"type": "null"}]},
                     "rateLimit": {"type": ["integer", "null"], "minimum": 1},
                     "headers": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                "RecoverInput": {"type": "object", "required": ["since"], "properties": {"since": {"type": "string", "format": "date-time"}}},
+                "RecoverInput": {"type": "object", "required": ["since"], "properties": {"since": {"type": "string", "format": "date-time"}, "includeMissed": {"type": "boolean", "default": false}}},
                 "VerifyInput": {"type": "object", "required": ["secret", "headers", "payload"], "properties": {
                     "secret": {"type": "string"}, "headers": {"type": "object", "additionalProperties": {"type": "string"}}, "payload": {"type": "string"}}},
                 "ApiKeyInput": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "staff"]}}}
