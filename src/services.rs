@@ -235,11 +235,13 @@ impl Services {
         }
         let row = self.db.api_key_by_hash(&hash).await?;
         let principal =
-            row.filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes())).map(|r| Principal {
-                id: r.id,
-                name: r.name,
-                role: Role::parse(&r.role).unwrap_or(Role::Staff),
-                kind: PrincipalKind::ApiKey,
+            row.filter(|r| crate::crypto::constant_time_eq(r.key_hash.as_bytes(), hash.as_bytes())).map(|r| {
+                Principal {
+                    id: r.id,
+                    name: r.name,
+                    role: Role::parse(&r.role).unwrap_or(Role::Staff),
+                    kind: PrincipalKind::ApiKey,
+                }
             });
         if let Some(p) = &principal {
             // Only keys that exist are remembered, so guessing cannot fill memory.

@@ -53,6 +53,6 @@ impl Default for Settings {
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        WorkerSettings { concurrency: 256, per_endpoint: 64, claim_batch: 256, lease_ms: 60_000, idle_poll_ms: 1_000 }
+        WorkerSettings { concurrency: 512, per_endpoint: 64, claim_batch: 256, lease_ms: 60_000, idle_poll_ms: 1_000 }
     }
 }

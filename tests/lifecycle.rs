@@ -108,7 +108,8 @@ async fn re_enabled_webhooks_replay_the_events_they_missed() {
     for db in TestDb::both().await {
         let h = Harness::new(&db, test_settings(), None).await;
         let rx = Receiver::start(vec![]).await;
-        let w = h.services.create_webhook(input("Paused", &rx.url, &["invoice.paid", "invoice.created"])).await.unwrap();
+        let w =
+            h.services.create_webhook(input("Paused", &rx.url, &["invoice.paid", "invoice.created"])).await.unwrap();
         let since = h.services.now_ms();
         let off: WebhookInput = serde_json::from_value(json!({"active": false})).unwrap();
         h.services.update_webhook(&w.id, off).await.unwrap();
@@ -163,7 +164,7 @@ async fn retention_deletes_old_finished_history_and_keeps_pending_work() {
         with_pool!(&h.services.db, pool => sqlx::query(
             "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt, max_attempts, created_at, updated_at)
              VALUES ('msg_waiting', $1, 'evt_x', 'invoice.paid', '{}', 'pending', 0, 1, $2, $2)")
-            .bind(&w.id).bind(START).execute(pool).await).unwrap();
+            .bind(&w.id).bind(START).execute(pool).await.map(|r| r.rows_affected())).unwrap();
 
         clock.advance(29 * DAY);
         assert_eq!(h.services.run_retention().await.unwrap(), 0, "{}: nothing is 30 days old yet", db.name);

@@ -4,13 +4,18 @@
 //!
 //! `cargo bench -p server --bench delivery` — env: `BENCH_DB=sqlite|postgres|both`,
 //! `BENCH_EVENTS` (flat-out events, default 20000), `BENCH_RATE` (events/s of
-//! the fixed-rate run, default 500), `BENCH_SECONDS` (its length, default 10).
-//! Everything runs in this process on loopback: the load generator, the
-//! server and the receiver share the machine's cores.
+//! the fixed-rate run, default 500), `BENCH_SECONDS` (its length, default 10),
+//! `BENCH_ONLY=one,fanout,rate` (which scenarios; all by default).
+//! The load generator and the server run in this process, the receiver in a
+//! child process (so the RSS printed is the service's); all share the
+//! machine's cores over loopback.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -21,15 +26,19 @@ use domain::testing::TestDb;
 use serde_json::json;
 use server::http::{router, AppState};
 
-#[derive(Clone)]
-struct Rx {
-    start: Instant,
+/// Wall-clock microseconds: the load generator and the receiver are separate processes.
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+#[derive(Clone, Default)]
+struct RxState {
     count: Arc<AtomicU64>,
     latencies_us: Arc<Mutex<Vec<u64>>>,
 }
 
-async fn hook(State(rx): State<Rx>, body: Bytes) -> &'static str {
-    let now = rx.start.elapsed().as_micros() as u64;
+async fn hook(State(rx): State<RxState>, body: Bytes) -> &'static str {
+    let now = now_us();
     if let Some(t) = extract_t(&body) {
         rx.latencies_us.lock().unwrap().push(now.saturating_sub(t));
     }
@@ -37,20 +46,77 @@ async fn hook(State(rx): State<Rx>, body: Bytes) -> &'static str {
     "ok"
 }
 
-/// The send time (µs since start) the load generator put in `data.t`.
+/// The send time (µs) the load generator put in `data.t`.
 fn extract_t(body: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(body).ok()?;
     let i = s.find("\"t\":")? + 4;
     s[i..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().ok()
 }
 
-async fn start_receiver(start: Instant) -> (String, Rx) {
-    let rx = Rx { start, count: Arc::default(), latencies_us: Arc::default() };
-    let app = Router::new().route("/hook", post(hook)).with_state(rx.clone());
+/// The receiver process: counts deliveries and their latency, answers on
+/// `/stats` and `/latencies`, forgets on `/reset`; exits when its stdin closes.
+async fn receiver_child() {
+    let rx = RxState::default();
+    let stats = |State(rx): State<RxState>| async move { rx.count.load(Ordering::Relaxed).to_string() };
+    let latencies =
+        |State(rx): State<RxState>| async move { serde_json::to_string(&*rx.latencies_us.lock().unwrap()).unwrap() };
+    let reset = |State(rx): State<RxState>| async move {
+        rx.count.store(0, Ordering::Relaxed);
+        rx.latencies_us.lock().unwrap().clear();
+    };
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .route("/stats", axum::routing::get(stats))
+        .route("/latencies", axum::routing::get(latencies))
+        .route("/reset", post(reset))
+        .with_state(rx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    println!("PORT {}", listener.local_addr().unwrap().port());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), rx)
+    tokio::task::spawn_blocking(|| {
+        let mut sink = String::new();
+        while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+    })
+    .await
+    .unwrap();
+}
+
+/// The receiver runs in its own process, so the RSS reported is the service's
+/// (plus the small load generator's), not the receiver's connections too.
+struct Receiver {
+    base: String,
+    url: String,
+    http: reqwest::Client,
+    _child: std::process::Child,
+}
+
+impl Receiver {
+    fn spawn() -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("BENCH_RECEIVER_CHILD", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("PORT ").expect("the receiver prints its port").to_string();
+        let base = format!("http://127.0.0.1:{port}");
+        Receiver { url: format!("{base}/hook"), base, http: reqwest::Client::new(), _child: child }
+    }
+
+    async fn count(&self) -> u64 {
+        self.http.get(format!("{}/stats", self.base)).send().await.unwrap().text().await.unwrap().parse().unwrap()
+    }
+
+    async fn latencies(&self) -> Vec<u64> {
+        self.http.get(format!("{}/latencies", self.base)).send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn reset(&self) {
+        self.http.post(format!("{}/reset", self.base)).send().await.unwrap();
+    }
 }
 
 fn pct(sorted: &[u64], p: f64) -> f64 {
@@ -58,6 +124,16 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1] as f64 / 1000.0
+}
+
+/// The highest RSS seen during the current scenario, sampled every 10 ms.
+static PEAK_RSS_KB: AtomicU64 = AtomicU64::new(0);
+
+async fn sample_rss() {
+    loop {
+        PEAK_RSS_KB.fetch_max((rss_mb() * 1024.0) as u64, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn rss_mb() -> f64 {
@@ -118,8 +194,8 @@ async fn subscribe(s: &Server, http: &reqwest::Client, url: &str, n: usize) {
     }
 }
 
-async fn publish(s: &Server, http: &reqwest::Client, start: Instant) {
-    let t = start.elapsed().as_micros() as u64;
+async fn publish(s: &Server, http: &reqwest::Client) {
+    let t = now_us();
     let r = http
         .post(format!("{}/events", s.base))
         .bearer_auth(&s.key)
@@ -131,13 +207,7 @@ async fn publish(s: &Server, http: &reqwest::Client, start: Instant) {
 }
 
 /// Publishes `events` with `concurrency` clients as fast as possible.
-async fn flat_out(
-    s: &Arc<Server>,
-    http: &reqwest::Client,
-    start: Instant,
-    events: usize,
-    concurrency: usize,
-) -> Duration {
+async fn flat_out(s: &Arc<Server>, http: &reqwest::Client, events: usize, concurrency: usize) -> Duration {
     let next = Arc::new(AtomicU64::new(0));
     let began = Instant::now();
     let mut tasks = Vec::new();
@@ -145,7 +215,7 @@ async fn flat_out(
         let (s, http, next) = (s.clone(), http.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             while (next.fetch_add(1, Ordering::Relaxed) as usize) < events {
-                publish(&s, &http, start).await;
+                publish(&s, &http).await;
             }
         }));
     }
@@ -155,10 +225,10 @@ async fn flat_out(
     began.elapsed()
 }
 
-async fn wait_count(rx: &Rx, n: u64, limit: Duration) -> Duration {
+async fn wait_count(rx: &Receiver, n: u64, limit: Duration) -> Duration {
     let began = Instant::now();
-    while rx.count.load(Ordering::Relaxed) < n && began.elapsed() < limit {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    while rx.count().await < n && began.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     began.elapsed()
 }
@@ -182,24 +252,25 @@ async fn direct_ceiling(url: &str, n: usize) -> f64 {
     n as f64 / began.elapsed().as_secs_f64()
 }
 
-async fn scenario(db_kind: &str, name: &str, endpoints: usize, events: usize, rate: Option<(u64, u64)>) {
+async fn scenario(rx: &Receiver, db_kind: &str, name: &str, endpoints: usize, events: usize, rate: Option<(u64, u64)>) {
     let db = if db_kind == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
-    let start = Instant::now();
-    let (url, rx) = start_receiver(start).await;
+    let url = rx.url.clone();
     let server = Arc::new(start_server(&db).await);
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
     subscribe(&server, &http, &url, endpoints).await;
     // Warm up connections and caches.
+    rx.reset().await;
+    PEAK_RSS_KB.store(0, Ordering::Relaxed);
     for _ in 0..50 {
-        publish(&server, &http, start).await;
+        publish(&server, &http).await;
     }
-    wait_count(&rx, 50 * endpoints as u64, Duration::from_secs(30)).await;
-    rx.latencies_us.lock().unwrap().clear();
-    rx.count.store(0, Ordering::Relaxed);
+    wait_count(rx, 50 * endpoints as u64, Duration::from_secs(30)).await;
+    rx.reset().await;
 
+    let idle_rss = rss_mb();
     let began = Instant::now();
     let (events, ingest) = match rate {
-        None => (events, flat_out(&server, &http, start, events, 64).await),
+        None => (events, flat_out(&server, &http, events, 64).await),
         Some((per_sec, secs)) => {
             let total = (per_sec * secs) as usize;
             let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
@@ -207,7 +278,7 @@ async fn scenario(db_kind: &str, name: &str, endpoints: usize, events: usize, ra
             for _ in 0..total {
                 ticker.tick().await;
                 let (s, http) = (server.clone(), http.clone());
-                tasks.push(tokio::spawn(async move { publish(&s, &http, start).await }));
+                tasks.push(tokio::spawn(async move { publish(&s, &http).await }));
             }
             for t in tasks {
                 t.await.unwrap();
@@ -216,18 +287,19 @@ async fn scenario(db_kind: &str, name: &str, endpoints: usize, events: usize, ra
         }
     };
     let expected = (events * endpoints) as u64;
-    wait_count(&rx, expected, Duration::from_secs(120)).await;
+    wait_count(rx, expected, Duration::from_secs(120)).await;
     let total = began.elapsed();
-    let delivered = rx.count.load(Ordering::Relaxed);
-    let mut lat = rx.latencies_us.lock().unwrap().clone();
+    let delivered = rx.count().await;
+    let mut lat = rx.latencies().await;
     lat.sort_unstable();
     println!(
-        "{db_kind:<8} {name:<26} events {events:>6}  accepted/s {:>8.0}  deliveries/s {:>8.0}  delivered {delivered}/{expected}  p50 {:>7.1} ms  p99 {:>7.1} ms  rss {:>5.0} MB",
+        "{db_kind:<8} {name:<26} events {events:>6}  accepted/s {:>8.0}  deliveries/s {:>8.0}  delivered {delivered}/{expected}  p50 {:>7.1} ms  p99 {:>7.1} ms  rss idle {:>4.0} MB, peak {:>4.0} MB",
         events as f64 / ingest.as_secs_f64(),
         delivered as f64 / total.as_secs_f64(),
         pct(&lat, 0.50),
         pct(&lat, 0.99),
-        rss_mb(),
+        idle_rss,
+        PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0,
     );
     let _ = server.stop.send(true);
     let server = Arc::try_unwrap(server).ok().expect("no other handles");
@@ -237,6 +309,12 @@ async fn scenario(db_kind: &str, name: &str, endpoints: usize, events: usize, ra
 }
 
 fn main() {
+    server::allocator::tune();
+    if std::env::var("BENCH_RECEIVER_CHILD").is_ok() {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(receiver_child());
+        return;
+    }
     let events: usize = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let rate: u64 = std::env::var("BENCH_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
     let secs: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
@@ -248,12 +326,24 @@ fn main() {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let (url, _rx) = start_receiver(Instant::now()).await;
-        println!("receiver hit directly (64 clients, loopback): {:.0} requests/s", direct_ceiling(&url, 50_000).await);
+        let rx = Receiver::spawn();
+        tokio::spawn(sample_rss());
+        println!(
+            "receiver hit directly (64 clients, loopback): {:.0} requests/s",
+            direct_ceiling(&rx.url, 50_000).await
+        );
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
         for db in dbs {
-            scenario(db, "1 endpoint, flat out", 1, events, None).await;
-            scenario(db, "10 endpoints, flat out", 10, events / 10, None).await;
-            scenario(db, &format!("1 endpoint, {rate}/s fixed"), 1, 0, Some((rate, secs))).await;
+            if run("one") {
+                scenario(&rx, db, "1 endpoint, flat out", 1, events, None).await;
+            }
+            if run("fanout") {
+                scenario(&rx, db, "10 endpoints, flat out", 10, events / 10, None).await;
+            }
+            if run("rate") {
+                scenario(&rx, db, &format!("1 endpoint, {rate}/s fixed"), 1, 0, Some((rate, secs))).await;
+            }
         }
     });
 }

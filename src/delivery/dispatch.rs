@@ -190,11 +190,7 @@ mod tests {
     #[tokio::test]
     async fn hand_over_fails_once_the_worker_is_gone() {
         let (d, mut rx) = Dispatcher::new(&WorkerSettings::default());
-        let hot = HotDelivery {
-            id: "msg_1".into(),
-            webhook_id: "wh_1".into(),
-            payload: Arc::from("{}"),
-        };
+        let hot = HotDelivery { id: "msg_1".into(), webhook_id: "wh_1".into(), payload: Arc::from("{}") };
         d.hand_over(vec![hot.clone()]).unwrap();
         assert_eq!(rx.recv().await.unwrap()[0].id, "msg_1");
         drop(rx);

@@ -116,8 +116,14 @@ impl DeliveryWorker {
         }
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
         let completer = tokio::spawn(complete_loop(s.clone(), done_rx, dispatcher.clone()));
-        let hot_task =
-            tokio::spawn(hot_loop(s.clone(), dispatcher.clone(), hot, done_tx.clone(), limiter.clone(), shutdown.clone()));
+        let hot_task = tokio::spawn(hot_loop(
+            s.clone(),
+            dispatcher.clone(),
+            hot,
+            done_tx.clone(),
+            limiter.clone(),
+            shutdown.clone(),
+        ));
         *s.dispatcher.lock().expect("dispatcher slot") = Some(dispatcher.clone());
         let cfg = s.settings.worker.clone();
         tracing::info!(owner = %dispatcher.owner, concurrency = cfg.concurrency, per_endpoint = cfg.per_endpoint, "delivery worker started");
@@ -413,7 +419,11 @@ async fn complete_loop(services: Services, mut rx: mpsc::UnboundedReceiver<Compl
     while rx.recv_many(&mut completions, 512).await > 0 {
         let mut delay = Duration::from_millis(100);
         loop {
-            match services.db.complete_deliveries(&completions, services.now_ms(), services.settings.auto_disable_after_ms).await {
+            match services
+                .db
+                .complete_deliveries(&completions, services.now_ms(), services.settings.auto_disable_after_ms)
+                .await
+            {
                 Ok(disabled) => {
                     if disabled {
                         services.webhook_cache.clear();
@@ -488,7 +498,12 @@ impl Db {
     /// Records a batch of outcomes in one transaction, with a few multi-row
     /// statements rather than several statements per delivery. Returns whether
     /// a webhook was disabled (410 Gone, or failing for the whole auto-disable period).
-    pub async fn complete_deliveries(&self, completions: &[Completion], now: i64, auto_disable_after_ms: i64) -> Result<bool> {
+    pub async fn complete_deliveries(
+        &self,
+        completions: &[Completion],
+        now: i64,
+        auto_disable_after_ms: i64,
+    ) -> Result<bool> {
         let mut health: HashMap<&str, Health<'_>> = HashMap::new();
         let mut attempts: Vec<AttemptInsert> = Vec::with_capacity(completions.len());
         let mut updates: Vec<DeliveryUpdate> = Vec::with_capacity(completions.len());

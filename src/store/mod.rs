@@ -79,7 +79,7 @@ impl Db {
                 }
             }
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;

@@ -428,8 +428,8 @@ impl Services {
                 if !matches_filter(&w, &data) {
                     continue;
                 }
-                let body =
-                    serde_json::json!({ "type": event_type, "timestamp": rfc3339(*created_at), "data": data }).to_string();
+                let body = serde_json::json!({ "type": event_type, "timestamp": rfc3339(*created_at), "data": data })
+                    .to_string();
                 fresh.push((new_id("msg"), event_id.as_str(), event_type.as_str(), body));
             }
             with_pool!(&self.db, pool => {
