@@ -463,3 +463,58 @@ async fn test_send_manual_retry_recover_and_secret_rotation() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn delivery_history_pages_by_cursor_in_the_same_order_as_by_page() {
+    for db in TestDb::both().await {
+        // A stopped clock: every delivery has the same created_at, so the id must break ties.
+        let clock = ManualClock::new(1_800_000_000_000);
+        let h = Harness::new(&db, test_settings(), Some(Arc::new(clock.clone()))).await;
+        let rx = Receiver::start(vec![]).await;
+        let w = h.services.create_webhook(input("Paged", &rx.url, &["invoice.paid"])).await.unwrap();
+        for n in 0..25 {
+            h.services.publish(event("invoice.paid", json!({"n": n})), None).await.unwrap();
+            if n == 12 {
+                clock.advance(1);
+            }
+        }
+        let q = |page: Option<u32>, cursor: Option<String>| ListQuery {
+            page,
+            limit: Some(10),
+            cursor,
+            ..ListQuery::default()
+        };
+        let mut by_page = Vec::new();
+        for p in 1..=3 {
+            by_page.extend(h.services.list_deliveries(Some(&w.id), &q(Some(p), None)).await.unwrap().data);
+        }
+        let mut by_cursor = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = h.services.list_deliveries(Some(&w.id), &q(None, cursor.clone())).await.unwrap();
+            assert_eq!(page.total, 25);
+            by_cursor.extend(page.data);
+            pages += 1;
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3, "{}", db.name);
+        let ids = |v: &[domain::webhooks::Delivery]| v.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&by_cursor), ids(&by_page), "{}", db.name);
+        let mut unique = ids(&by_cursor);
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 25);
+        assert!(by_cursor[0].created_at > by_cursor[24].created_at, "newest first");
+
+        match h.services.list_deliveries(Some(&w.id), &q(None, Some("garbage".into()))).await {
+            Err(Error::Validation(fields)) => assert_eq!(fields[0].field, "cursor"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        h.shutdown().await;
+        db.cleanup().await;
+    }
+}

@@ -125,6 +125,7 @@ pub async fn list_webhooks(page: u32, search: String) -> Result<PageView<Webhook
         limit: listed.limit,
         total: listed.total,
         total_pages: listed.total_pages,
+        next_cursor: listed.next_cursor,
     })
 }
 

@@ -72,6 +72,8 @@ pub struct PageView<T> {
     pub limit: u32,
     pub total: i64,
     pub total_pages: i64,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -106,6 +106,35 @@ async fn webhook_crud_validation_and_pagination() {
         assert_eq!((upd["name"].as_str(), upd["status"].as_str()), (Some("Sync 2"), Some("paused")));
         assert!(upd.get("secret").is_none(), "updates do not echo the secret");
 
+        // Paused, it misses an event; re-enabled, recover with includeMissed replays it.
+        let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let (s, acc) =
+            api.call(M::POST, "/events", Some(json!({"type": "patient.created", "data": {"id": "p1"}}))).await;
+        assert_eq!((s, acc["deliveries"].as_i64()), (202, Some(0)), "{acc}");
+        let (s, p) = api
+            .call(M::POST, &format!("/webhooks/{id}/recover"), Some(json!({"since": since, "includeMissed": true})))
+            .await;
+        assert_eq!(s, 409, "a paused webhook replays nothing: {p}");
+        api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": true}))).await;
+        let (s, p) = api
+            .call(M::POST, &format!("/webhooks/{id}/recover"), Some(json!({"since": since, "includeMissed": true})))
+            .await;
+        assert_eq!((s, p["requeued"].as_i64(), p["replayed"].as_i64()), (202, Some(0), Some(1)), "{p}");
+        let (_, page) = api.call(M::GET, &format!("/webhooks/{id}/deliveries?limit=1"), None).await;
+        assert_eq!(page["total"], 1);
+        assert!(page["nextCursor"].as_str().is_some(), "a full page offers a cursor: {page}");
+        let (_, next) = api
+            .call(
+                M::GET,
+                &format!("/webhooks/{id}/deliveries?limit=1&cursor={}", page["nextCursor"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!((next["data"].as_array().unwrap().len(), next["nextCursor"].is_null()), (0, true), "{next}");
+        let (s, p) = api.call(M::GET, &format!("/webhooks/{id}/deliveries?cursor=nope"), None).await;
+        assert_eq!((s, fields(&p)), (422, vec!["cursor".to_string()]), "{p}");
+        api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": false}))).await;
+
         for i in 0..25 {
             let (s, _) = api.call(M::POST, "/webhooks", Some(json!({"name": format!("bulk {i:02}"), "url": "https://example.com/h", "events": ["client.created"]}))).await;
             assert_eq!(s, 201);

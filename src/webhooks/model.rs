@@ -107,6 +107,10 @@ pub struct Page<T> {
     pub limit: u32,
     pub total: i64,
     pub total_pages: i64,
+    /// Pass as `cursor` for the page after this one (keyset: as fast at any
+    /// depth); `null` on the last page or where cursors are not offered.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -117,6 +121,9 @@ pub struct ListQuery {
     pub search: Option<String>,
     pub status: Option<String>,
     pub event: Option<String>,
+    /// The `nextCursor` of the previous page: continues after it without
+    /// counting rows to skip (deliveries only); `page` is then ignored.
+    pub cursor: Option<String>,
 }
 
 impl ListQuery {

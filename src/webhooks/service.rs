@@ -344,14 +344,29 @@ impl Services {
                 "must be pending, succeeded or failed",
             );
         }
+        let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let parsed = parse_cursor(c);
+                v.check(parsed.is_some(), "cursor", "is not a cursor this API returned (use nextCursor as given)");
+                parsed
+            }
+            None => None,
+        };
         v.finish()?;
         let filter = DeliveryFilter {
             webhook_id: webhook_id.map(str::to_string),
             status: q.status.clone().filter(|s| !s.is_empty()),
             event: q.event.clone().filter(|s| !s.is_empty()),
         };
-        let (rows, total) = self.db.list_deliveries(&filter, q.offset(), q.limit() as i64).await?;
-        Ok(page(rows.into_iter().map(|r| to_delivery(r, None)).collect(), q, total))
+        let limit = q.limit() as i64;
+        let (rows, total) = self.db.list_deliveries(&filter, after.as_ref(), q.offset(), limit).await?;
+        let next_cursor = match rows.last() {
+            Some(last) if rows.len() as i64 == limit => Some(format!("{}_{}", last.created_at, last.id)),
+            _ => None,
+        };
+        let mut p = page(rows.into_iter().map(|r| to_delivery(r, None)).collect(), q, total);
+        p.next_cursor = next_cursor;
+        Ok(p)
     }
 
     pub async fn get_delivery(&self, id: &str) -> Result<Delivery> {
@@ -560,9 +575,23 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// A delivery cursor: `<created_at ms>_<delivery id>` of the last row seen.
+fn parse_cursor(c: &str) -> Option<(i64, String)> {
+    let (at, id) = c.split_once('_')?;
+    let at = at.parse::<i64>().ok()?;
+    (id.starts_with("msg_") && id.len() <= 100).then(|| (at, id.to_string()))
+}
+
 fn page<T>(data: Vec<T>, q: &ListQuery, total: i64) -> Page<T> {
     let limit = q.limit();
-    Page { data, page: q.page(), limit, total, total_pages: (total + limit as i64 - 1) / limit as i64 }
+    Page {
+        data,
+        page: q.page(),
+        limit,
+        total,
+        total_pages: (total + limit as i64 - 1) / limit as i64,
+        next_cursor: None,
+    }
 }
 
 fn to_delivery(r: DeliveryRow, attempts: Option<Vec<AttemptRow>>) -> Delivery {

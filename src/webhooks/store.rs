@@ -208,22 +208,34 @@ impl Db {
             .bind(delivery_id).fetch_all(pool).await)?)
     }
 
-    /// Newest first.
+    /// Newest first; after the keyset `after` (created_at, id) when given, else from `offset`.
     pub async fn list_deliveries(
         &self,
         f: &DeliveryFilter,
+        after: Option<&(i64, String)>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<DeliveryRow>, i64)> {
         let (where_sql, binds) = f.where_clause();
         let n = binds.len();
         let res = with_pool!(self, pool => {
-            let sql = format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries {where_sql}
-                 ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
-            let mut q = sqlx::query_as::<_, DeliveryRow>(&sql);
-            for b in &binds { q = q.bind(b); }
-            let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
+            let rows = if let Some((at, id)) = after {
+                let keyset = format!("(created_at < ${a} OR (created_at = ${a} AND id < ${b}))", a = n + 1, b = n + 2);
+                let cond = if where_sql.is_empty() { format!("WHERE {keyset}") } else { format!("{where_sql} AND {keyset}") };
+                let sql = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries {cond}
+                     ORDER BY created_at DESC, id DESC LIMIT ${}", n + 3);
+                let mut q = sqlx::query_as::<_, DeliveryRow>(&sql);
+                for b in &binds { q = q.bind(b); }
+                q.bind(at).bind(id).bind(limit).fetch_all(pool).await?
+            } else {
+                let sql = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries {where_sql}
+                     ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
+                let mut q = sqlx::query_as::<_, DeliveryRow>(&sql);
+                for b in &binds { q = q.bind(b); }
+                q.bind(limit).bind(offset).fetch_all(pool).await?
+            };
             let count_sql = format!("SELECT COUNT(*) FROM webhook_deliveries {where_sql}");
             let mut c = sqlx::query_scalar::<_, i64>(&count_sql);
             for b in &binds { c = c.bind(b); }

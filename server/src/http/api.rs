@@ -208,6 +208,7 @@ async fn analytics(
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RecoverInput {
     since: String,
     /// Also create deliveries for the events it missed while paused or disabled.

@@ -31,7 +31,8 @@ fn page_params() -> Value {
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
         {"name": "status", "in": "query", "schema": {"enum": ["pending", "succeeded", "failed"]}},
         {"name": "event", "in": "query", "schema": {"type": "string"}},
-        {"name": "search", "in": "query", "schema": {"type": "string"}}
+        {"name": "search", "in": "query", "schema": {"type": "string"}},
+        {"name": "cursor", "in": "query", "description": "nextCursor of the previous page of deliveries (keyset paging, fast at any depth; page is then ignored)", "schema": {"type": "string"}}
     ])
 }
 
