@@ -110,6 +110,33 @@ test("toggle, edit, regenerate the secret and delete with confirmation", async (
   await rx.close();
 });
 
+test("a re-enabled webhook offers to replay the events it missed while off", async ({ page, request }) => {
+  const rx = await startReceiver();
+  const w = await createWebhookViaApi(request, "Replayer", rx.url, ["medical_record.updated"]);
+  await page.goto(`/webhooks/${w.id}`);
+  await hydrated(page);
+  await page.getByLabel("Active").uncheck();
+  await expect(page.getByTestId("status-badge").first()).toHaveText("paused");
+  const accepted = await publish(request, "medical_record.updated", { id: "mr_missed" });
+  expect(accepted.deliveries).toBe(0);
+
+  await page.getByLabel("Active").check();
+  const offer = page.getByTestId("replay-offer");
+  await expect(offer).toContainText("were not sent to it");
+  await offer.getByRole("link", { name: "replay what it missed" }).click();
+  await expect(page).toHaveURL(/#recover$/);
+  await page.getByLabel("Since").fill(new Date().toISOString().slice(0, 10));
+  await expect(page.getByLabel("Also send events it missed while off")).toBeChecked();
+  await page.getByRole("button", { name: "Re-send them" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "missed events queued" })).toHaveText(
+    "0 failed deliveries queued again; 1 missed events queued.",
+  );
+  await expect.poll(() => rx.hits.length, { timeout: 10_000 }).toBe(1);
+  expect(JSON.parse(rx.hits[0].body).data.id).toBe("mr_missed");
+  await expect(page.getByTestId("delivery-row").first()).toContainText("succeeded", { timeout: 10_000 });
+  await rx.close();
+});
+
 test("filters and pagination over 200 deliveries", async ({ page, request }) => {
   test.setTimeout(120_000);
   const rx = await startReceiver();
