@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod retry;
 pub mod services;
 pub mod settings;
+pub mod signals;
 pub mod signature;
 pub mod ssrf;
 pub mod store;

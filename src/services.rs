@@ -40,6 +40,8 @@ pub struct Services {
     pub webhook_cache: Arc<crate::webhooks::cache::WebhookCache>,
     /// The delivery worker running in this process, if any (the hot path hands it work).
     pub dispatcher: crate::delivery::dispatch::DispatcherSlot,
+    /// Signals to other instances through Redis, once connected (none with one instance).
+    pub(crate) signals: Arc<std::sync::OnceLock<crate::signals::Signals>>,
     /// Recently verified API keys, by digest: saves a query on every API call.
     api_key_cache: Arc<std::sync::Mutex<HashMap<String, (Instant, Principal)>>>,
 }
@@ -113,8 +115,25 @@ impl Services {
             ingest: Arc::default(),
             webhook_cache: Arc::default(),
             dispatcher: Arc::default(),
+            signals: Arc::default(),
             api_key_cache: Arc::default(),
         }
+    }
+
+    pub(crate) fn clear_api_key_cache(&self) {
+        self.api_key_cache.lock().expect("api key cache lock").clear();
+    }
+
+    /// A webhook or its subscriptions changed: forget cached copies here and on other instances.
+    pub fn webhooks_changed(&self) {
+        self.webhook_cache.clear();
+        self.signal(crate::signals::Signal::WebhooksChanged);
+    }
+
+    /// Due work was committed for any worker to claim: wake ours and the other instances'.
+    pub fn due_work_added(&self) {
+        self.wake.notify_one();
+        self.signal(crate::signals::Signal::DueWork);
     }
 
     /// Tells live views (server-sent events) that something changed.
@@ -273,7 +292,8 @@ impl Services {
 
     pub async fn revoke_api_key(&self, id: &str) -> Result<()> {
         if self.db.revoke_api_key(id, self.now_ms()).await? {
-            self.api_key_cache.lock().expect("api key cache lock").clear();
+            self.clear_api_key_cache();
+            self.signal(crate::signals::Signal::ApiKeysChanged);
             Ok(())
         } else {
             Err(Error::NotFound("API key"))

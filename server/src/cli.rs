@@ -77,9 +77,10 @@ pub struct ServeArgs {
     /// How long a worker's claim on a delivery lasts before another instance may take it over.
     #[arg(long, env = "PURPLE_CROSS_LEASE_SECONDS", default_value_t = 60)]
     pub lease_seconds: i64,
-    /// Delivery attempts in flight at once, and at most per webhook.
-    #[arg(long, env = "PURPLE_CROSS_CONCURRENCY", default_value_t = 256)]
+    /// Delivery attempts under way or awaiting their record, in all.
+    #[arg(long, env = "PURPLE_CROSS_CONCURRENCY", default_value_t = 512)]
     pub concurrency: usize,
+    /// Requests in flight at once to one webhook.
     #[arg(long, env = "PURPLE_CROSS_PER_ENDPOINT", default_value_t = 64)]
     pub per_endpoint: usize,
     /// Seconds a webhook receiver gets to accept the connection.

@@ -426,7 +426,7 @@ async fn complete_loop(services: Services, mut rx: mpsc::UnboundedReceiver<Compl
             {
                 Ok(disabled) => {
                     if disabled {
-                        services.webhook_cache.clear();
+                        services.webhooks_changed();
                     }
                     break;
                 }

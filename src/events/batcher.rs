@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::ingest::NewDelivery;
 use crate::delivery::dispatch::{Dispatcher, DispatcherSlot, HotDelivery};
+use crate::signals::{Signal, Signals};
 use crate::store::Db;
 use crate::webhooks::Accepted;
 use crate::Result;
@@ -37,9 +38,9 @@ pub(crate) struct IngestBatcher {
 }
 
 impl IngestBatcher {
-    pub fn start(db: Db, dispatcher: DispatcherSlot, wake: Arc<Notify>) -> Self {
+    pub fn start(db: Db, dispatcher: DispatcherSlot, wake: Arc<Notify>, signals: SignalSlot) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(run(db, dispatcher, wake, rx));
+        tokio::spawn(run(db, dispatcher, Waker { local: wake, signals }, rx));
         IngestBatcher { tx }
     }
 
@@ -50,7 +51,24 @@ impl IngestBatcher {
     }
 }
 
-async fn run(db: Db, slot: DispatcherSlot, wake: Arc<Notify>, mut rx: mpsc::Receiver<Job>) {
+type SignalSlot = Arc<std::sync::OnceLock<Signals>>;
+
+/// Wakes this instance's worker and, through Redis, the other instances'.
+struct Waker {
+    local: Arc<Notify>,
+    signals: SignalSlot,
+}
+
+impl Waker {
+    fn wake(&self) {
+        self.local.notify_one();
+        if let Some(s) = self.signals.get() {
+            s.send(Signal::DueWork);
+        }
+    }
+}
+
+async fn run(db: Db, slot: DispatcherSlot, wake: Waker, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (mut events, replies): (Vec<PendingEvent>, Vec<_>) = jobs.drain(..).unzip();
@@ -86,7 +104,7 @@ async fn run(db: Db, slot: DispatcherSlot, wake: Arc<Notify>, mut rx: mpsc::Rece
 
 /// Passes the leased deliveries of committed events to the worker, and wakes
 /// it for the rest (they wait in the database for a free slot).
-fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Notify, stored: Vec<PendingEvent>) {
+fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Waker, stored: Vec<PendingEvent>) {
     let mut hot = Vec::new();
     let mut queued = false;
     for e in stored {
@@ -107,6 +125,6 @@ fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Notify, stored: Vec<Pending
         }
     }
     if queued {
-        wake.notify_one();
+        wake.wake();
     }
 }

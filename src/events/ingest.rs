@@ -191,7 +191,9 @@ impl Services {
         };
         let stored = self
             .ingest
-            .get_or_init(|| IngestBatcher::start(self.db.clone(), self.dispatcher.clone(), self.wake.clone()))
+            .get_or_init(|| {
+                IngestBatcher::start(self.db.clone(), self.dispatcher.clone(), self.wake.clone(), self.signals.clone())
+            })
             .submit(pending)
             .await;
         match stored {

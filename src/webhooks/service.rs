@@ -208,7 +208,7 @@ impl Services {
         };
         let events = self.apply_input(&mut row, input, true).await?;
         self.db.insert_webhook(&row, &events).await?;
-        self.webhook_cache.clear();
+        self.webhooks_changed();
         self.events_changed();
         self.to_webhook(&row, true)
     }
@@ -218,7 +218,7 @@ impl Services {
         let events = self.apply_input(&mut row, input, false).await?;
         row.updated_at = self.now_ms();
         self.db.update_webhook(&row, &events).await?;
-        self.webhook_cache.clear();
+        self.webhooks_changed();
         self.events_changed();
         self.to_webhook(&row, false)
     }
@@ -241,7 +241,7 @@ impl Services {
 
     pub async fn delete_webhook(&self, id: &str) -> Result<()> {
         if self.db.delete_webhook(id).await? {
-            self.webhook_cache.clear();
+            self.webhooks_changed();
             self.events_changed();
             Ok(())
         } else {
@@ -264,7 +264,7 @@ impl Services {
         row.updated_at = now;
         let events: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
         self.db.update_webhook(&row, &events).await?;
-        self.webhook_cache.clear();
+        self.webhooks_changed();
         self.to_webhook(&row, true)
     }
 
@@ -327,7 +327,7 @@ impl Services {
                 self.settings.auto_disable_after_ms,
             )
             .await?;
-        self.wake.notify_one();
+        self.due_work_added();
         self.events_changed();
         Ok(outcome)
     }
@@ -463,7 +463,7 @@ impl Services {
             total += fresh.len() as i64;
         }
         if total > 0 {
-            self.wake.notify_one();
+            self.due_work_added();
             self.events_changed();
         }
         Ok(total)
@@ -485,7 +485,7 @@ impl Services {
             }
             tx.commit().await
         })?;
-        self.wake.notify_one();
+        self.due_work_added();
         self.events_changed();
         Ok(())
     }

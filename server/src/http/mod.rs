@@ -120,8 +120,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         background.push(tokio::spawn(worker.run(stop_rx.clone())));
         background.push(tokio::spawn(retention_loop(services.clone(), stop_rx.clone())));
     }
-    if args.redis_url.is_some() {
-        tracing::warn!("REDIS_URL is set but this version does not use Redis yet");
+    if let Some(url) = args.redis_url.clone() {
+        // Redis only speeds instances up (wake-ups, cache invalidation), so the
+        // service starts without it and keeps trying in the background.
+        let services = services.clone();
+        tokio::spawn(async move {
+            let mut delay = std::time::Duration::from_secs(1);
+            while let Err(e) = domain::signals::connect(&services, &url).await {
+                tracing::warn!(error = %e, "Redis is not reachable; instances poll until it is");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(60));
+            }
+        });
     }
     let setup_token = if services.user_count().await.map_err(|e| e.to_string())? == 0 {
         let token = domain::crypto::random_token();

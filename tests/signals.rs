@@ -1,0 +1,77 @@
+//! Two instances on one PostgreSQL database, sharing signals through the
+//! Redis at 127.0.0.1:6379 (`PURPLE_CROSS_TEST_REDIS` overrides): due work
+//! committed by one wakes the other's worker at once, and a webhook changed
+//! on one is seen by the other's cache at once, not after its TTL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{loopback_allowed, test_settings, Harness, Receiver};
+use domain::events::ingest::PublishInput;
+use domain::testing::TestDb;
+use domain::webhooks::WebhookInput;
+use domain::Services;
+use serde_json::json;
+
+fn redis_url() -> String {
+    std::env::var("PURPLE_CROSS_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn input(name: &str, url: &str) -> WebhookInput {
+    serde_json::from_value(json!({"name": name, "url": url, "events": ["invoice.paid"]})).unwrap()
+}
+
+fn event() -> PublishInput {
+    serde_json::from_value(json!({"type": "invoice.paid", "data": {"id": "inv"}})).unwrap()
+}
+
+#[tokio::test]
+async fn instances_wake_each_other_and_drop_stale_webhooks_through_redis() {
+    let db = TestDb::postgres().await;
+    // Instance B runs the worker; left alone it would sleep a minute between polls.
+    let mut slow_poll = test_settings();
+    slow_poll.worker.idle_poll_ms = 60_000;
+    let b = Harness::new(&db, slow_poll, None).await;
+    // Instance A only serves the API: no worker, so nothing it accepts is sent by A.
+    // Instances share the database and the master key.
+    let a = Services::with_settings(
+        b.services.db.clone(),
+        b.services.master_key.clone(),
+        test_settings(),
+        loopback_allowed(),
+    );
+    domain::signals::connect(&a, &redis_url()).await.expect("Redis runs on 127.0.0.1:6379");
+    domain::signals::connect(&b.services, &redis_url()).await.unwrap();
+
+    // B caches "nobody subscribes to invoice.paid"…
+    assert_eq!(b.services.webhook_cache.subscribers(&b.services.db, "invoice.paid").await.unwrap().len(), 0);
+    let cached_at = Instant::now();
+    // …then A adds a subscriber: B forgets its copy well before the 1 s TTL.
+    let rx = Receiver::start(vec![]).await;
+    a.create_webhook(input("Shared", &rx.url)).await.unwrap();
+    let mut seen = 0;
+    while cached_at.elapsed() < Duration::from_millis(700) {
+        seen = b.services.webhook_cache.subscribers(&b.services.db, "invoice.paid").await.unwrap().len();
+        if seen == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, 1, "B saw the new webhook through the signal, not the TTL");
+
+    // Let B's worker fall into its long idle sleep, then publish on A.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published = Instant::now();
+    assert_eq!(a.publish(event(), None).await.unwrap().deliveries, 1);
+    let hits = rx.wait_for_hits(1, Duration::from_secs(10)).await;
+    assert_eq!(hits.len(), 1);
+    assert!(
+        published.elapsed() < Duration::from_secs(5),
+        "B's worker was woken by A's signal ({:?}), not by its 60 s poll",
+        published.elapsed()
+    );
+    b.shutdown().await;
+    a.db.close().await;
+    db.cleanup().await;
+}
