@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, the Rust suites on SQLite and
-# PostgreSQL, and the Playwright suite in Chromium against the release build.
+# PostgreSQL (and Redis for the instance signals), and the Playwright suite in
+# Chromium against the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,6 +15,15 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   for _ in $(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 export PURPLE_CROSS_TEST_POSTGRES=${PURPLE_CROSS_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
+
+step "Redis"
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  echo "starting a local Redis (it keeps nothing on disk)"
+  command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+  redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes
+  for _ in $(seq 30); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 1; done
+fi
+export PURPLE_CROSS_TEST_REDIS=${PURPLE_CROSS_TEST_REDIS:-redis://127.0.0.1:6379}
 
 step "format"
 cargo fmt --all --check
