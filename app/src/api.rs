@@ -28,8 +28,11 @@ pub mod ssr {
         Ok(p)
     }
 
-    /// Turns a domain error into the message a person reads.
+    /// Turns a domain error into the message a person reads, and answers the
+    /// server function call with the error's HTTP status (422, 404, 409 …)
+    /// rather than a blanket 500.
     pub fn user_error(e: domain::Error) -> ServerFnError {
+        report_status(e.status());
         match e {
             domain::Error::Validation(errors) => ServerFnError::new(
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
@@ -39,6 +42,21 @@ pub mod ssr {
                 ServerFnError::new("internal error; the server log has details")
             }
             other => ServerFnError::new(other.to_string()),
+        }
+    }
+
+    fn report_status(status: u16) {
+        use axum::http::{header::ACCEPT, request::Parts, StatusCode};
+        // Pages rendered on the server, and plain form posts without JavaScript (which
+        // leptos_axum answers with a redirect back), keep the status they have.
+        let wants_html = use_context::<Parts>().is_some_and(|p| {
+            p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+        });
+        if wants_html {
+            return;
+        }
+        if let (Some(res), Ok(code)) = (use_context::<leptos_axum::ResponseOptions>(), StatusCode::from_u16(status)) {
+            res.set_status(code);
         }
     }
 

@@ -92,7 +92,9 @@ test("toggle, edit, regenerate the secret and delete with confirmation", async (
   const form = page.getByRole("form", { name: "Edit webhook" });
   await form.getByLabel("Name").fill("Edited name");
   await form.getByLabel("Endpoint URL").fill("http://10.0.0.1/hook");
+  const refused = page.waitForResponse((r) => r.url().includes("/rpc/update_webhook"));
   await form.getByRole("button", { name: "Save changes" }).click();
+  expect((await refused).status(), "a refused edit is a client error, not a server failure").toBe(422);
   await expect(form.getByRole("alert")).toContainText("private");
   await expect(form.getByLabel("Name")).toHaveValue("Edited name");
   await form.getByLabel("Endpoint URL").fill(rx.url);
