@@ -186,26 +186,7 @@ impl Services {
 
     pub async fn create_webhook(&self, input: WebhookInput) -> Result<Webhook> {
         let now = self.now_ms();
-        let mut row = WebhookRow {
-            id: new_id("wh"),
-            name: String::new(),
-            url: String::new(),
-            events: "[]".into(),
-            secret_sealed: self.master_key.seal(&signature::generate_secret()),
-            previous_secret_sealed: None,
-            previous_secret_expires_at: None,
-            active: true,
-            disabled_reason: None,
-            filter: None,
-            retry_policy: None,
-            rate_limit: None,
-            headers: "{}".into(),
-            failing_since: None,
-            last_success_at: None,
-            last_failure_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut row = WebhookRow::new(new_id("wh"), self.master_key.seal(&signature::generate_secret()), now);
         let events = self.apply_input(&mut row, input, true).await?;
         self.db.insert_webhook(&row, &events).await?;
         self.webhooks_changed();

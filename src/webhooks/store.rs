@@ -27,6 +27,32 @@ pub struct WebhookRow {
     pub updated_at: i64,
 }
 
+impl WebhookRow {
+    /// A new, active webhook with no name, URL or subscriptions yet.
+    pub(crate) fn new(id: String, secret_sealed: String, now: i64) -> Self {
+        WebhookRow {
+            id,
+            name: String::new(),
+            url: String::new(),
+            events: "[]".into(),
+            secret_sealed,
+            previous_secret_sealed: None,
+            previous_secret_expires_at: None,
+            active: true,
+            disabled_reason: None,
+            filter: None,
+            retry_policy: None,
+            rate_limit: None,
+            headers: "{}".into(),
+            failing_since: None,
+            last_success_at: None,
+            last_failure_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 pub(crate) const WEBHOOK_COLUMNS: &str = "id, name, url, events, secret_sealed, previous_secret_sealed, \
     previous_secret_expires_at, active, disabled_reason, filter, retry_policy, rate_limit, headers, \
     failing_since, last_success_at, last_failure_at, created_at, updated_at";
@@ -308,24 +334,10 @@ pub(crate) mod tests_support {
     /// An active webhook subscribed to `invoice.paid`, as stored.
     pub fn row(id: &str) -> WebhookRow {
         WebhookRow {
-            id: id.into(),
             name: "n".into(),
             url: "https://example.com/hook".into(),
             events: "[\"invoice.paid\"]".into(),
-            secret_sealed: "x".into(),
-            previous_secret_sealed: None,
-            previous_secret_expires_at: None,
-            active: true,
-            disabled_reason: None,
-            filter: None,
-            retry_policy: None,
-            rate_limit: None,
-            headers: "{}".into(),
-            failing_since: None,
-            last_success_at: None,
-            last_failure_at: None,
-            created_at: 1,
-            updated_at: 1,
+            ..WebhookRow::new(id.into(), "x".into(), 1)
         }
     }
 }
