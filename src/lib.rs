@@ -14,6 +14,7 @@ pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod notifications;
+pub mod rate_limit;
 pub mod retry;
 pub mod services;
 pub mod settings;

@@ -40,6 +40,8 @@ pub struct Services {
     pub webhook_cache: Arc<crate::webhooks::cache::WebhookCache>,
     /// The delivery worker running in this process, if any (the hot path hands it work).
     pub dispatcher: crate::delivery::dispatch::DispatcherSlot,
+    /// Per-webhook rate limits (shared between instances once Redis is connected).
+    pub rate_limits: Arc<crate::rate_limit::RateLimits>,
     /// Signals to other instances through Redis, once connected (none with one instance).
     pub(crate) signals: Arc<std::sync::OnceLock<crate::signals::Signals>>,
     /// Recently verified API keys, by digest: saves a query on every API call.
@@ -116,6 +118,7 @@ impl Services {
             webhook_cache: Arc::default(),
             dispatcher: Arc::default(),
             signals: Arc::default(),
+            rate_limits: Arc::default(),
             api_key_cache: Arc::default(),
         }
     }

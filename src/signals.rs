@@ -1,5 +1,6 @@
 //! Signals between instances over Redis (when `REDIS_URL` is set): "there is
-//! due work", "webhooks changed", "API keys changed".
+//! due work", "webhooks changed", "API keys changed". The same connection
+//! carries the shared rate-limit counters (`rate_limit`).
 //!
 //! Redis only makes instances react sooner. Every signal has a slower path
 //! that works without it — workers poll for due work, caches expire after a
@@ -79,6 +80,7 @@ pub async fn connect(services: &Services, url: &str) -> Result<(), String> {
     subscriber.init().await.map_err(|e| format!("Redis at {url}: {e}"))?;
     subscriber.subscribe(CHANNEL).await.map_err(|e| format!("Redis: {e}"))?;
 
+    services.rate_limits.share(publisher.clone());
     let origin = crate::ids::new_id("inst");
     let (tx, mut rx) = mpsc::unbounded_channel::<Signal>();
     {

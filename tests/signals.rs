@@ -1,7 +1,8 @@
 //! Two instances on one PostgreSQL database, sharing signals through the
 //! Redis at 127.0.0.1:6379 (`PURPLE_CROSS_TEST_REDIS` overrides): due work
 //! committed by one wakes the other's worker at once, and a webhook changed
-//! on one is seen by the other's cache at once, not after its TTL.
+//! on one is seen by the other's cache at once, not after its TTL; and rate
+//! limits count deliveries from every instance together.
 
 mod common;
 
@@ -73,5 +74,32 @@ async fn instances_wake_each_other_and_drop_stale_webhooks_through_redis() {
     );
     b.shutdown().await;
     a.db.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn rate_limits_count_across_instances_in_redis() {
+    let db = TestDb::sqlite().await;
+    let base = db.services().await.unwrap();
+    let a = Services::with_settings(base.db.clone(), base.master_key.clone(), test_settings(), loopback_allowed());
+    let b = Services::with_settings(base.db.clone(), base.master_key.clone(), test_settings(), loopback_allowed());
+    domain::signals::connect(&a, &redis_url()).await.expect("Redis runs on 127.0.0.1:6379");
+    domain::signals::connect(&b, &redis_url()).await.unwrap();
+
+    // A webhook limited to 3 deliveries a second, asked for alternately by two
+    // instances within one second: three go in all, not three each.
+    let webhook = domain::ids::new_id("wh");
+    let now = 1_800_000_000_250;
+    let mut allowed = 0;
+    for i in 0..8 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        match instance.rate_limits.take(&webhook, 3, now).await {
+            None => allowed += 1,
+            Some(wait) => assert_eq!(wait, Duration::from_millis(750), "until the next second"),
+        }
+    }
+    assert_eq!(allowed, 3);
+    // The next second starts a new count.
+    assert_eq!(b.rate_limits.take(&webhook, 3, now + 1_000).await, None);
     db.cleanup().await;
 }

@@ -518,3 +518,27 @@ async fn delivery_history_pages_by_cursor_in_the_same_order_as_by_page() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_rate_limited_webhook_gets_its_deliveries_spread_out() {
+    let db = TestDb::sqlite().await;
+    let h = Harness::new(&db, test_settings(), None).await;
+    let rx = Receiver::start(vec![]).await;
+    let mut inp = input("Slow down", &rx.url, &["invoice.paid"]);
+    inp.rate_limit = Some(Some(5));
+    h.services.create_webhook(inp).await.unwrap();
+    for n in 0..15 {
+        h.services.publish(event("invoice.paid", json!({"n": n})), None).await.unwrap();
+    }
+    let hits = rx.wait_for_hits(15, Duration::from_secs(15)).await;
+    assert_eq!(hits.len(), 15, "every delivery arrives, only later");
+    // A bucket of 5 that refills 5 a second: the last 10 need about 2 s of refills.
+    let span = hits[14].at.duration_since(hits[0].at);
+    assert!(span >= Duration::from_millis(1_500), "15 deliveries at 5/s took only {span:?}");
+    let mut ids: Vec<String> = hits.iter().map(|h| h.header("webhook-id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 15, "deferred, not duplicated");
+    h.shutdown().await;
+    db.cleanup().await;
+}

@@ -12,7 +12,7 @@
 //!   endpoint cannot occupy the slots that healthy endpoints need.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -65,34 +65,10 @@ struct PendingDelivery {
     status: String,
 }
 
-/// A token bucket per webhook with a rate limit.
-#[derive(Default)]
-struct RateLimiter {
-    buckets: HashMap<String, (f64, Instant)>,
-}
-
-impl RateLimiter {
-    /// None when a token was taken; otherwise how long until the next one.
-    fn take(&mut self, key: &str, per_second: u32) -> Option<Duration> {
-        let rate = per_second.max(1) as f64;
-        let now = Instant::now();
-        let (tokens, last) = self.buckets.entry(key.to_string()).or_insert((rate, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            None
-        } else {
-            Some(Duration::from_secs_f64((1.0 - *tokens) / rate))
-        }
-    }
-}
-
 pub struct DeliveryWorker {
     services: Services,
     dispatcher: Arc<Dispatcher>,
     hot: mpsc::UnboundedReceiver<Vec<HotDelivery>>,
-    limiter: Arc<Mutex<RateLimiter>>,
 }
 
 type Done = mpsc::UnboundedSender<Completion>;
@@ -100,12 +76,12 @@ type Done = mpsc::UnboundedSender<Completion>;
 impl DeliveryWorker {
     pub fn new(services: Services) -> Self {
         let (dispatcher, hot) = Dispatcher::new(&services.settings.worker);
-        DeliveryWorker { services, dispatcher, hot, limiter: Arc::default() }
+        DeliveryWorker { services, dispatcher, hot }
     }
 
     /// Runs until `shutdown` turns true, then waits (bounded) for attempts in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let DeliveryWorker { services: s, dispatcher, hot, limiter } = self;
+        let DeliveryWorker { services: s, dispatcher, hot } = self;
         if s.db.backend() == crate::store::Backend::Sqlite {
             // One process owns an SQLite file: leases left by a killed process are stale.
             match s.db.release_all_leases(KIND_DELIVERY).await {
@@ -116,14 +92,7 @@ impl DeliveryWorker {
         }
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
         let completer = tokio::spawn(complete_loop(s.clone(), done_rx, dispatcher.clone()));
-        let hot_task = tokio::spawn(hot_loop(
-            s.clone(),
-            dispatcher.clone(),
-            hot,
-            done_tx.clone(),
-            limiter.clone(),
-            shutdown.clone(),
-        ));
+        let hot_task = tokio::spawn(hot_loop(s.clone(), dispatcher.clone(), hot, done_tx.clone(), shutdown.clone()));
         *s.dispatcher.lock().expect("dispatcher slot") = Some(dispatcher.clone());
         let cfg = s.settings.worker.clone();
         tracing::info!(owner = %dispatcher.owner, concurrency = cfg.concurrency, per_endpoint = cfg.per_endpoint, "delivery worker started");
@@ -156,7 +125,7 @@ impl DeliveryWorker {
                 continue;
             }
             for job in jobs {
-                spawn_attempt(&s, &dispatcher, job, &done_tx, &limiter);
+                spawn_attempt(&s, &dispatcher, job, &done_tx);
             }
         }
 
@@ -187,7 +156,6 @@ async fn hot_loop(
     dispatcher: Arc<Dispatcher>,
     mut rx: mpsc::UnboundedReceiver<Vec<HotDelivery>>,
     done: Done,
-    limiter: Arc<Mutex<RateLimiter>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Vec<HotDelivery> {
     loop {
@@ -196,7 +164,7 @@ async fn hot_loop(
                 Some(batch) => {
                     for h in batch {
                         let job = Job { id: h.id, webhook_id: h.webhook_id, attempts_made: 0, payload: h.payload, pending: true };
-                        spawn_attempt(&s, &dispatcher, job, &done, &limiter);
+                        spawn_attempt(&s, &dispatcher, job, &done);
                     }
                 }
                 None => return Vec::new(),
@@ -289,11 +257,11 @@ async fn load_jobs(s: &Services, ids: &[String]) -> Result<Vec<Job>> {
         .collect())
 }
 
-fn spawn_attempt(s: &Services, d: &Arc<Dispatcher>, job: Job, done: &Done, limiter: &Arc<Mutex<RateLimiter>>) {
-    let (services, dispatcher, done, limiter) = (s.clone(), d.clone(), done.clone(), limiter.clone());
+fn spawn_attempt(s: &Services, d: &Arc<Dispatcher>, job: Job, done: &Done) {
+    let (services, dispatcher, done) = (s.clone(), d.clone(), done.clone());
     tokio::spawn(async move {
         let partition = job.webhook_id.clone();
-        let completion = attempt(&services, job, &limiter).await;
+        let completion = attempt(&services, job).await;
         dispatcher.request_done(&partition);
         let _ = done.send(completion);
     });
@@ -351,7 +319,7 @@ pub fn retry_policy(w: &WebhookRow) -> RetryPolicy {
     w.retry_policy.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
 }
 
-async fn attempt(services: &Services, job: Job, limiter: &Mutex<RateLimiter>) -> Completion {
+async fn attempt(services: &Services, job: Job) -> Completion {
     let webhook = match services.webhook_cache.webhook(&services.db, &job.webhook_id).await {
         Ok(w) => w,
         Err(e) => {
@@ -372,11 +340,9 @@ async fn attempt(services: &Services, job: Job, limiter: &Mutex<RateLimiter>) ->
         return Completion::Skipped { delivery_id: delivery.id, reason: String::new() };
     }
     if let Some(rate) = w.rate_limit.filter(|r| *r > 0) {
-        if let Some(wait) = limiter.lock().expect("limiter lock").take(&w.id, rate as u32) {
-            return Completion::Deferred {
-                delivery_id: delivery.id,
-                at: services.now_ms() + wait.as_millis().max(1) as i64,
-            };
+        let now = services.now_ms();
+        if let Some(wait) = services.rate_limits.take(&w.id, rate as u32, now).await {
+            return Completion::Deferred { delivery_id: delivery.id, at: now + wait.as_millis().max(1) as i64 };
         }
     }
     let now = services.now_ms();
