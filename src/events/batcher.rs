@@ -3,6 +3,10 @@
 //! Each caller still waits until *its* event is committed before it answers
 //! 202, so durability is unchanged; what changes is that one commit (one WAL
 //! write on SQLite, one round of fsync on PostgreSQL) serves many events.
+//!
+//! The writer is also where the hot path starts (see `delivery::dispatch`):
+//! it reserves worker slots before the insert, writes those deliveries leased,
+//! and hands them to the worker once the commit succeeded.
 
 use std::sync::Arc;
 
@@ -74,8 +78,8 @@ async fn run(db: Db, slot: DispatcherSlot, wake: Waker, mut rx: mpsc::Receiver<J
         let (mut events, replies): (Vec<PendingEvent>, Vec<_>) = jobs.drain(..).unzip();
         let dispatcher = slot.lock().expect("dispatcher slot").clone();
         if let Some(d) = &dispatcher {
-            for d2 in events.iter_mut().flat_map(|e| e.deliveries.iter_mut()) {
-                d2.leased = d.try_reserve(&d2.webhook_id);
+            for delivery in events.iter_mut().flat_map(|e| e.deliveries.iter_mut()) {
+                delivery.leased = d.try_reserve(&delivery.webhook_id);
             }
         }
         let (owner, lease_ms) = dispatcher.as_ref().map(|d| (d.owner.as_str(), d.lease_ms)).unwrap_or(("", 0));
