@@ -19,11 +19,18 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabels {
+    /// `hot` (handed over by ingest) or `claimed` (taken from the queue).
+    pub path: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub events_accepted: Counter,
     pub delivery_attempts: Family<OutcomeLabels, Counter>,
+    pub deliveries_dispatched: Family<PathLabels, Counter>,
     pub attempt_seconds: Histogram,
     pub queue_depth: Gauge,
     pub oldest_due_age_seconds: Gauge,
@@ -45,6 +52,12 @@ impl Metrics {
         r.register("events_accepted", "Events accepted by POST /api/v1/events", events_accepted.clone());
         let delivery_attempts = Family::<OutcomeLabels, Counter>::default();
         r.register("delivery_attempts", "Webhook delivery attempts, by what followed", delivery_attempts.clone());
+        let deliveries_dispatched = Family::<PathLabels, Counter>::default();
+        r.register(
+            "deliveries_dispatched",
+            "Deliveries started by the worker: handed over by ingest (hot) or claimed from the queue",
+            deliveries_dispatched.clone(),
+        );
         let attempt_seconds = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0]);
         r.register("delivery_attempt_seconds", "Duration of webhook delivery attempts", attempt_seconds.clone());
         let queue_depth = Gauge::default();
@@ -62,6 +75,7 @@ impl Metrics {
             http_requests,
             events_accepted,
             delivery_attempts,
+            deliveries_dispatched,
             attempt_seconds,
             queue_depth,
             oldest_due_age_seconds,

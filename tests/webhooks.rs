@@ -127,6 +127,10 @@ async fn a_500_then_200_delivers_once_more_with_the_same_webhook_id() {
         assert_eq!(attempts[0].error_class.as_deref(), Some("http_status"));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.hits().len(), 3, "delivered, then never again");
+        // The first attempt went straight from ingest to the worker; the retries came from the queue.
+        let metrics = h.services.metrics.render();
+        assert!(metrics.contains("purple_cross_deliveries_dispatched_total{path=\"hot\"} 1"), "{metrics}");
+        assert!(metrics.contains("purple_cross_deliveries_dispatched_total{path=\"claimed\"} 2"), "{metrics}");
         h.shutdown().await;
         db.cleanup().await;
     }

@@ -23,6 +23,7 @@ use super::outcome::{decide, Decision};
 use super::sender::{AttemptRequest, AttemptResult};
 use crate::due::{ClaimRequest, KIND_DELIVERY};
 use crate::ids::new_id;
+use crate::metrics::PathLabels;
 use crate::retry::RetryPolicy;
 use crate::store::{batch, with_pool, Db};
 use crate::webhooks::store::WebhookRow;
@@ -124,6 +125,7 @@ impl DeliveryWorker {
                 }
                 continue;
             }
+            s.metrics.deliveries_dispatched.get_or_create(&PathLabels { path: "claimed" }).inc_by(jobs.len() as u64);
             for job in jobs {
                 spawn_attempt(&s, &dispatcher, job, &done_tx);
             }
@@ -162,6 +164,7 @@ async fn hot_loop(
         tokio::select! {
             batch = rx.recv() => match batch {
                 Some(batch) => {
+                    s.metrics.deliveries_dispatched.get_or_create(&PathLabels { path: "hot" }).inc_by(batch.len() as u64);
                     for h in batch {
                         let job = Job { id: h.id, webhook_id: h.webhook_id, attempts_made: 0, payload: h.payload, pending: true };
                         spawn_attempt(&s, &dispatcher, job, &done);
