@@ -24,7 +24,6 @@ use axum::Router;
 use domain::auth::Role;
 use domain::testing::TestDb;
 use serde_json::json;
-use server::http::{router, AppState};
 
 /// Wall-clock microseconds: the load generator and the receiver are separate processes.
 fn now_us() -> u64 {
@@ -166,16 +165,7 @@ async fn start_server(db: &TestDb) -> Server {
     );
     services.seed_event_types().await.unwrap();
     let key = services.create_api_key("bench", Role::Admin).await.unwrap().key;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        metrics: services.metrics.clone(),
-        leptos_options: server::http::leptos_options(addr),
-        setup_token: Arc::new(Mutex::new(None)),
-        shutdown: tokio::sync::watch::channel(false).1,
-        services: services.clone(),
-    };
-    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    let addr = server::http::serve_in_process(services.clone()).await;
     let (stop, rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(domain::delivery::worker::DeliveryWorker::new(services.clone()).run(rx));
     Server { base: format!("http://{addr}/api/v1"), key, stop, worker, services }

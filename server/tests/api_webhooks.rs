@@ -1,12 +1,9 @@
 //! The REST API over HTTP, in-process: status codes, problem details naming
 //! fields, pagination, and the webhook operations, on SQLite and PostgreSQL.
 
-use std::sync::{Arc, Mutex};
-
 use domain::auth::Role;
 use domain::testing::TestDb;
 use serde_json::{json, Value};
-use server::http::{router, AppState};
 
 struct Api {
     base: String,
@@ -27,16 +24,7 @@ impl Api {
         services.seed_event_types().await.unwrap();
         let key = services.create_api_key("admin", Role::Admin).await.unwrap().key;
         let staff_key = services.create_api_key("staff", Role::Staff).await.unwrap().key;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = AppState {
-            metrics: services.metrics.clone(),
-            leptos_options: server::http::leptos_options(addr),
-            setup_token: Arc::new(Mutex::new(None)),
-            shutdown: tokio::sync::watch::channel(false).1,
-            services,
-        };
-        tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+        let addr = server::http::serve_in_process(services).await;
         Api { base: format!("http://{addr}/api/v1"), key, staff_key, http: reqwest::Client::new() }
     }
 
@@ -192,30 +180,20 @@ async fn events_ingest_catalog_verify_and_roles() {
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 
-    let r1 = api
-        .http
-        .post(format!("{}/events", api.base))
-        .bearer_auth(&api.key)
-        .header("Idempotency-Key", "abc")
-        .json(&json!({"type": "invoice.paid", "data": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let r2 = api
-        .http
-        .post(format!("{}/events", api.base))
-        .bearer_auth(&api.key)
-        .header("Idempotency-Key", "abc")
-        .json(&json!({"type": "invoice.paid", "data": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let publish_abc = || async {
+        api.http
+            .post(format!("{}/events", api.base))
+            .bearer_auth(&api.key)
+            .header("Idempotency-Key", "abc")
+            .json(&json!({"type": "invoice.paid", "data": {}}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let (r1, r2) = (publish_abc().await, publish_abc().await);
     assert_eq!(r1["id"], r2["id"]);
 
     // The verification endpoint explains failures.

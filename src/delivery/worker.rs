@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use super::dispatch::{Dispatcher, HotDelivery};
 use super::outcome::{decide, Decision};
 use super::sender::{AttemptRequest, AttemptResult};
-use crate::due::{ClaimRequest, KIND_DELIVERY};
+use crate::due::{ClaimRequest, Claimed, KIND_DELIVERY};
 use crate::ids::new_id;
 use crate::metrics::PathLabels;
 use crate::retry::RetryPolicy;
@@ -213,35 +213,36 @@ async fn claim(s: &Services, dispatcher: &Dispatcher, limit: i64, skip: &[String
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
-    let (mut ids, mut excess) = (Vec::with_capacity(claimed.len()), Vec::new());
-    let mut partition_of = HashMap::with_capacity(claimed.len());
+    let (mut reserved, mut excess) = (Vec::with_capacity(claimed.len()), Vec::new());
     for c in claimed {
         if dispatcher.try_reserve(&c.partition_key) {
-            partition_of.insert(c.id.clone(), c.partition_key);
-            ids.push(c.id);
+            reserved.push(c);
         } else {
             excess.push(c.id);
         }
     }
+    let give_back = |which: &[&Claimed]| dispatcher.release(which.iter().map(|c| c.partition_key.as_str()));
+    let all: Vec<&Claimed> = reserved.iter().collect();
     if !excess.is_empty() {
         if let Err(e) = s.db.release_leases(&excess, &dispatcher.owner).await {
-            dispatcher.release(partition_of.values().map(String::as_str));
+            give_back(&all);
             return Err(e);
         }
     }
+    let ids: Vec<String> = reserved.iter().map(|c| c.id.clone()).collect();
     let loaded = match load_jobs(s, &ids).await {
         Ok(l) => l,
         Err(e) => {
-            dispatcher.release(partition_of.values().map(String::as_str));
+            give_back(&all);
             return Err(e);
         }
     };
     let found: HashSet<&str> = loaded.iter().map(|j| j.id.as_str()).collect();
-    let orphans: Vec<String> = ids.iter().filter(|id| !found.contains(id.as_str())).cloned().collect();
+    let orphans: Vec<&Claimed> = reserved.iter().filter(|c| !found.contains(c.id.as_str())).collect();
     if !orphans.is_empty() {
         // The delivery row is gone (its webhook was deleted): drop the work.
-        dispatcher.release(orphans.iter().filter_map(|id| partition_of.get(id)).map(String::as_str));
-        s.db.delete_due_work(&orphans).await?;
+        give_back(&orphans);
+        s.db.delete_due_work(&orphans.iter().map(|c| c.id.clone()).collect::<Vec<_>>()).await?;
     }
     Ok(loaded)
 }
@@ -331,25 +332,24 @@ async fn attempt(services: &Services, job: Job) -> Completion {
             return Completion::Deferred { delivery_id: job.id, at: services.now_ms() + 1_000 };
         }
     };
-    let delivery = job;
     let Some(w) = webhook.filter(|w| w.active) else {
         return Completion::Skipped {
-            delivery_id: delivery.id,
+            delivery_id: job.id,
             reason: "the webhook was disabled or deleted before this delivery was sent".into(),
         };
     };
-    if !delivery.pending {
+    if !job.pending {
         // Finished already (a manual retry or a stale lease raced us): nothing to send.
-        return Completion::Skipped { delivery_id: delivery.id, reason: String::new() };
+        return Completion::Skipped { delivery_id: job.id, reason: String::new() };
     }
     if let Some(rate) = w.rate_limit.filter(|r| *r > 0) {
         let now = services.now_ms();
         if let Some(wait) = services.rate_limits.take(&w.id, rate as u32, now).await {
-            return Completion::Deferred { delivery_id: delivery.id, at: now + wait.as_millis().max(1) as i64 };
+            return Completion::Deferred { delivery_id: job.id, at: now + wait.as_millis().max(1) as i64 };
         }
     }
     let now = services.now_ms();
-    let result = match attempt_request(services, &delivery.id, &delivery.payload, &w, now) {
+    let result = match attempt_request(services, &job.id, &job.payload, &w, now) {
         Ok(req) => services.sender.send(&req, now).await,
         Err(e) => AttemptResult {
             started_at: now,
@@ -362,7 +362,7 @@ async fn attempt(services: &Services, job: Job) -> Completion {
             retry_after_ms: None,
         },
     };
-    let attempt_no = delivery.attempts_made + 1;
+    let attempt_no = job.attempts_made + 1;
     services.metrics.attempt_seconds.observe(result.duration_ms as f64 / 1000.0);
     let policy = retry_policy(&w);
     let finished_at = services.now_ms();
@@ -374,7 +374,7 @@ async fn attempt(services: &Services, job: Job) -> Completion {
     };
     services.metrics.delivery_attempts.get_or_create(&crate::metrics::OutcomeLabels { outcome }).inc();
     Completion::Attempted {
-        delivery_id: delivery.id,
+        delivery_id: job.id,
         webhook_id: w.id.clone(),
         attempt: attempt_no,
         result: Box::new(result),
@@ -411,19 +411,6 @@ async fn complete_loop(services: Services, mut rx: mpsc::UnboundedReceiver<Compl
         completions.clear();
         services.events_changed();
     }
-}
-
-fn cap(s: Option<String>, max: usize) -> Option<String> {
-    s.map(|mut s| {
-        if s.len() > max {
-            let mut cut = max;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            s.truncate(cut);
-        }
-        s
-    })
 }
 
 impl Db {
@@ -479,7 +466,7 @@ impl Db {
         let mut reschedule: Vec<(&str, i64)> = Vec::new();
         let mut finished: Vec<&str> = Vec::with_capacity(completions.len());
         let mut skipped: Vec<(&str, &str)> = Vec::new();
-        let mut disable: Vec<(&str, &str, &str)> = Vec::new();
+        let mut gone: Vec<(&str, &str)> = Vec::new();
         for c in completions {
             match c {
                 Completion::Skipped { delivery_id, reason } => {
@@ -490,7 +477,6 @@ impl Db {
                 }
                 Completion::Deferred { delivery_id, at } => reschedule.push((delivery_id, *at)),
                 Completion::Attempted { delivery_id, webhook_id, attempt, result, decision, webhook_name } => {
-                    let response = cap(result.response_body.clone(), 64 * 1024 + 16);
                     let (status, delivered_at, next_retry_at) = match decision {
                         Decision::Succeeded => ("succeeded", Some(now), None),
                         Decision::Retry { at } => ("pending", None, Some(*at)),
@@ -500,7 +486,8 @@ impl Db {
                         id: delivery_id,
                         status,
                         status_code: result.status_code.map(i64::from),
-                        response: response.clone(),
+                        // Capped by the sender (`max_response_bytes`) when it was read.
+                        response: result.response_body.as_deref(),
                         error_message: result.error_message.as_deref(),
                         attempt: *attempt,
                         delivered_at,
@@ -511,7 +498,6 @@ impl Db {
                         webhook_id,
                         attempt: *attempt,
                         result: result.as_ref(),
-                        response,
                         request_headers: result.request_headers.to_string(),
                     });
                     match decision {
@@ -526,13 +512,14 @@ impl Db {
                     }
                     h.last_succeeded = result.succeeded();
                     h.name = webhook_name.as_str();
-                    if let Decision::Failed { disable: Some(reason) } = decision {
-                        disable.push((webhook_id, reason, webhook_name));
+                    if let Decision::Failed { disable: Some(_) } = decision {
+                        gone.push((webhook_id, webhook_name));
                     }
                 }
             }
         }
-        let mut disabled_any = false;
+        // Webhooks this batch switched off, and why: `gone` (410) or `auto`.
+        let mut disabled: Vec<(&str, &str, &str)> = Vec::new();
         let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -544,7 +531,7 @@ impl Db {
                 for a in chunk {
                     q = q.bind(new_id("att")).bind(a.delivery_id).bind(a.webhook_id).bind(a.attempt)
                         .bind(a.result.started_at).bind(a.result.duration_ms).bind(a.result.status_code.map(i64::from))
-                        .bind(&a.request_headers).bind(&a.response).bind(&a.result.error_class).bind(&a.result.error_message);
+                        .bind(&a.request_headers).bind(&a.result.response_body).bind(&a.result.error_class).bind(&a.result.error_message);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -557,7 +544,7 @@ impl Db {
                      FROM (VALUES {}) AS v WHERE webhook_deliveries.id = v.column1", batch::values(self.backend(), chunk.len(), 9));
                 let mut q = sqlx::query(&sql);
                 for u in chunk {
-                    q = q.bind(u.id).bind(u.status).bind(u.status_code).bind(&u.response).bind(u.error_message)
+                    q = q.bind(u.id).bind(u.status).bind(u.status_code).bind(u.response).bind(u.error_message)
                         .bind(u.attempt).bind(u.delivered_at).bind(u.next_retry_at).bind(now);
                 }
                 q.execute(&mut *tx).await?;
@@ -603,34 +590,42 @@ impl Db {
                         .bind(*webhook_id).bind(now - auto_disable_after_ms).bind(now)
                         .execute(&mut *tx).await?.rows_affected();
                     if changed > 0 {
-                        disable.push((webhook_id, "auto-notify", h.name));
+                        disabled.push((webhook_id, h.name, "auto"));
                     }
                 }
             }
-            for (webhook_id, reason, webhook_name) in &disable {
-                // Auto-disabling happened above; it only needs its notification.
-                let changed = if *reason == "auto-notify" { 1 } else {
-                    sqlx::query("UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND active")
-                        .bind(*webhook_id).bind(*reason).bind(now).execute(&mut *tx).await?.rows_affected()
-                };
+            for (webhook_id, webhook_name) in &gone {
+                let changed = sqlx::query("UPDATE webhooks SET active = FALSE, disabled_reason = 'gone', updated_at = $2 WHERE id = $1 AND active")
+                    .bind(*webhook_id).bind(now).execute(&mut *tx).await?.rows_affected();
                 if changed > 0 {
-                    disabled_any = true;
-                    let (title, body) = if *reason == "gone" {
-                        (format!("Webhook \"{webhook_name}\" was disabled"),
-                         "Its endpoint answered 410 Gone, which means it no longer wants deliveries.".to_string())
-                    } else {
-                        (format!("Webhook \"{webhook_name}\" was disabled automatically"),
-                         "It kept failing for the whole auto-disable period. Fix the endpoint, re-enable it, and replay what it missed with Recover.".to_string())
-                    };
-                    sqlx::query("INSERT INTO notifications (id, kind, title, body, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(new_id("ntf")).bind("webhook.disabled").bind(title).bind(body)
-                        .bind(format!("/webhooks/{webhook_id}")).bind(now)
-                        .execute(&mut *tx).await?;
+                    disabled.push((webhook_id, webhook_name, "gone"));
                 }
+            }
+            for (webhook_id, webhook_name, reason) in &disabled {
+                let (title, body) = disabled_notice(webhook_name, reason);
+                sqlx::query("INSERT INTO notifications (id, kind, title, body, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(new_id("ntf")).bind("webhook.disabled").bind(title).bind(body)
+                    .bind(format!("/webhooks/{webhook_id}")).bind(now)
+                    .execute(&mut *tx).await?;
             }
             tx.commit().await
         })?;
-        Ok(disabled_any)
+        Ok(!disabled.is_empty())
+    }
+}
+
+/// The admins' notification when a webhook was switched off (`gone`: 410; `auto`: failing too long).
+fn disabled_notice(webhook_name: &str, reason: &str) -> (String, &'static str) {
+    if reason == "gone" {
+        (
+            format!("Webhook \"{webhook_name}\" was disabled"),
+            "Its endpoint answered 410 Gone, which means it no longer wants deliveries.",
+        )
+    } else {
+        (
+            format!("Webhook \"{webhook_name}\" was disabled automatically"),
+            "It kept failing for the whole auto-disable period. Fix the endpoint, re-enable it, and replay what it missed with Recover.",
+        )
     }
 }
 
@@ -639,7 +634,6 @@ struct AttemptInsert<'a> {
     webhook_id: &'a str,
     attempt: i64,
     result: &'a AttemptResult,
-    response: Option<String>,
     request_headers: String,
 }
 
@@ -647,7 +641,7 @@ struct DeliveryUpdate<'a> {
     id: &'a str,
     status: &'static str,
     status_code: Option<i64>,
-    response: Option<String>,
+    response: Option<&'a str>,
     error_message: Option<&'a str>,
     attempt: i64,
     delivered_at: Option<i64>,

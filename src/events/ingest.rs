@@ -168,7 +168,7 @@ impl Services {
         let subscribers: Vec<&WebhookRow> =
             all.iter().map(|w| w.as_ref()).filter(|w| crate::webhooks::service::matches_filter(w, &data)).collect();
         let event_id = input.id.clone().unwrap_or_else(|| new_id("evt"));
-        let body = json!({ "type": event_type, "timestamp": rfc3339(now), "data": data }).to_string();
+        let body = request_body(&event_type, now, &data);
         let deliveries: Vec<NewDelivery> = subscribers
             .iter()
             .map(|w| NewDelivery {
@@ -212,6 +212,12 @@ impl Services {
         self.events_changed();
         Ok(accepted)
     }
+}
+
+/// The bytes every delivery of an event sends: built here only, so a replay
+/// later sends exactly what ingest would have sent.
+pub(crate) fn request_body(event_type: &str, at_ms: i64, data: &Value) -> String {
+    json!({ "type": event_type, "timestamp": rfc3339(at_ms), "data": data }).to_string()
 }
 
 /// Where and how `data` breaks `schema` (JSON Pointer path, message); empty when it conforms.

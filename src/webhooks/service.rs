@@ -261,7 +261,7 @@ impl Services {
             "webhookId": w.id,
             "webhookName": w.name,
         });
-        let body = serde_json::json!({"type": "webhook.test", "timestamp": rfc3339(now), "data": data}).to_string();
+        let body = crate::events::ingest::request_body("webhook.test", now, &data);
         let policy = retry_policy(&w);
         let lease_owner = new_id("test");
         with_pool!(&self.db, pool => {
@@ -424,8 +424,7 @@ impl Services {
                 if !matches_filter(&w, &data) {
                     continue;
                 }
-                let body = serde_json::json!({ "type": event_type, "timestamp": rfc3339(*created_at), "data": data })
-                    .to_string();
+                let body = crate::events::ingest::request_body(event_type, *created_at, &data);
                 fresh.push((new_id("msg"), event_id.as_str(), event_type.as_str(), body));
             }
             with_pool!(&self.db, pool => {

@@ -120,3 +120,8 @@ pub fn confirm(message: &str) -> bool {
         false
     }
 }
+
+/// Asks before deleting a webhook, wherever the button is.
+pub fn confirm_webhook_delete(name: &str) -> bool {
+    confirm(&format!("Delete the webhook \"{name}\" and its delivery history? This cannot be undone."))
+}

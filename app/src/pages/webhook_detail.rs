@@ -10,7 +10,9 @@ use crate::api::{
 };
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{confirm, ms, percent, short_time, ErrorMessage, Loading, Pager, StatCard, StatusBadge};
+use crate::components::ui::{
+    confirm, confirm_webhook_delete, ms, percent, short_time, ErrorMessage, Loading, Pager, StatCard, StatusBadge,
+};
 use crate::model::{DayView, DeliveryView, WebhookView};
 use crate::pages::webhooks::{EventPicker, TestOutcome};
 
@@ -135,7 +137,7 @@ fn Config(
                     </button>
                     <button type="button" class="rounded-md border border-red-200 px-3 py-1.5 text-red-700 hover:bg-red-50"
                         on:click=move |_| {
-                            if confirm(&format!("Delete the webhook \"{wname}\" and its delivery history? This cannot be undone.")) {
+                            if confirm_webhook_delete(&wname) {
                                 remove.dispatch(DeleteWebhook { id: id3.clone() });
                             }
                         }>

@@ -9,7 +9,9 @@ use crate::api::{event_catalog, list_webhooks, test_webhook, CreateWebhook, Dele
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::live_strip::LiveStrip;
-use crate::components::ui::{clean_error, confirm, percent, short_time, ErrorMessage, Loading, Pager, StatusBadge};
+use crate::components::ui::{
+    clean_error, confirm_webhook_delete, percent, short_time, ErrorMessage, Loading, Pager, StatusBadge,
+};
 use crate::model::{EventTypeView, FilterInput, TestResultView, WebhookRowView};
 
 #[component]
@@ -168,7 +170,7 @@ fn Row(
                     type="button"
                     class="rounded-md border border-red-200 px-2 py-1 text-red-700 hover:bg-red-50"
                     on:click=move |_| {
-                        if confirm(&format!("Delete the webhook \"{name}\" and its delivery history? This cannot be undone.")) {
+                        if confirm_webhook_delete(&name) {
                             remove.dispatch(DeleteWebhook { id: id3.clone() });
                         }
                     }

@@ -50,6 +50,22 @@ pub fn leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The full HTTP service over `services` on a free loopback port, in this
+/// process, for tests and benchmarks; returns its address.
+pub async fn serve_in_process(services: Services) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
+    let addr = listener.local_addr().expect("a bound listener has an address");
+    let state = AppState {
+        metrics: services.metrics.clone(),
+        leptos_options: leptos_options(addr),
+        setup_token: Arc::new(Mutex::new(None)),
+        shutdown: tokio::sync::watch::channel(false).1,
+        services,
+    };
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.expect("the in-process server runs") });
+    addr
+}
+
 pub fn router(state: AppState) -> Router {
     let ctx = app::api::ssr::AppContext { services: state.services.clone() };
     let routes = generate_route_list(app::App);
