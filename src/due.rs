@@ -72,12 +72,15 @@ impl Db {
         })?)
     }
 
-    /// Frees every lease of `kind`: used at start-up by the embedded (single
-    /// process) database, where no other live worker can hold one.
-    pub async fn release_all_leases(&self, kind: &str) -> Result<u64> {
+    /// Frees the leases of `kind` that no part of this process holds: used at
+    /// start-up by the embedded (single process) database, where they were left
+    /// by a process that died. Leases this process already took (owners that
+    /// start with `instance`) are kept, however soon after start they were taken.
+    pub async fn release_stale_leases(&self, kind: &str, instance: &str) -> Result<u64> {
         Ok(with_pool!(self, pool => sqlx::query(
-            "UPDATE due_work SET lease_owner = NULL, lease_expires_at = NULL WHERE kind = $1 AND lease_owner IS NOT NULL")
-            .bind(kind).execute(pool).await.map(|r| r.rows_affected()))?)
+            "UPDATE due_work SET lease_owner = NULL, lease_expires_at = NULL
+             WHERE kind = $1 AND lease_owner IS NOT NULL AND SUBSTR(lease_owner, 1, $3) <> $2")
+            .bind(kind).bind(instance).bind(instance.len() as i32).execute(pool).await.map(|r| r.rows_affected()))?)
     }
 
     /// How much work is waiting, and since when the oldest due item waits.

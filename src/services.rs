@@ -21,6 +21,9 @@ pub const SESSION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 #[derive(Clone)]
 pub struct Services {
+    /// This process's name among instances: every lease it takes and every
+    /// signal it sends starts with it.
+    pub instance: Arc<str>,
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub master_key: MasterKey,
@@ -105,6 +108,7 @@ impl Services {
         let targets = Arc::new(targets);
         let sender = Arc::new(crate::delivery::sender::Sender::new(&settings, targets.clone()));
         Self {
+            instance: Arc::from(new_id("inst")),
             db,
             clock: Arc::new(SystemClock),
             master_key,
@@ -147,6 +151,11 @@ impl Services {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// A lease owner name of this process, e.g. `inst_…/worker`.
+    pub fn lease_owner(&self, role: &str) -> String {
+        format!("{}/{role}", self.instance)
     }
 
     pub fn now_ms(&self) -> i64 {

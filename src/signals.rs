@@ -81,7 +81,7 @@ pub async fn connect(services: &Services, url: &str) -> Result<(), String> {
     subscriber.subscribe(CHANNEL).await.map_err(|e| format!("Redis: {e}"))?;
 
     services.rate_limits.share(publisher.clone());
-    let origin = crate::ids::new_id("inst");
+    let origin = services.instance.to_string();
     let (tx, mut rx) = mpsc::unbounded_channel::<Signal>();
     {
         let origin = origin.clone();

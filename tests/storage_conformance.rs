@@ -92,3 +92,42 @@ async fn api_keys_authenticate_until_revoked() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn due_work_claims_leases_and_frees_only_stale_ones() {
+    use domain::due::{ClaimRequest, KIND_DELIVERY};
+    use domain::store::with_pool;
+    each_backend(|s| async move {
+        let now = 1_800_000_000_000i64;
+        for (id, owner) in [
+            ("due_free", None),
+            ("due_dead", Some("inst_gone/worker".to_string())),
+            ("due_mine", Some(s.lease_owner("test"))),
+        ] {
+            with_pool!(&s.db, pool => sqlx::query(
+                "INSERT INTO due_work (id, kind, partition_key, due_at, lease_owner, lease_expires_at) VALUES ($1, $2, 'wh', $3, $4, $5)")
+                .bind(id).bind(KIND_DELIVERY).bind(now).bind(&owner).bind(owner.as_ref().map(|_| now + 60_000))
+                .execute(pool).await.map(|_| ())).unwrap();
+        }
+        let owner = s.lease_owner("worker");
+        let claim = |limit| ClaimRequest {
+            kind: KIND_DELIVERY,
+            owner: &owner,
+            now,
+            lease_ms: 60_000,
+            limit,
+            skip_partitions: &[],
+        };
+        // Leased rows are not claimable until their lease ends.
+        let first = s.db.claim_due(&claim(10)).await.unwrap();
+        assert_eq!(first.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["due_free"]);
+        assert!(s.db.claim_due(&claim(10)).await.unwrap().is_empty(), "claimed once only");
+
+        // At start-up only leases of other processes are freed: not the test send this
+        // process made a moment ago, nor what its own worker claimed.
+        assert_eq!(s.db.release_stale_leases(KIND_DELIVERY, &s.instance).await.unwrap(), 1);
+        let again = s.db.claim_due(&claim(10)).await.unwrap();
+        assert_eq!(again.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["due_dead"]);
+    })
+    .await;
+}

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::ids::new_id;
 use crate::settings::WorkerSettings;
 
 /// A delivery ingest committed leased to this worker, ready to send.
@@ -64,10 +63,11 @@ pub struct Dispatcher {
 pub type DispatcherSlot = Arc<Mutex<Option<Arc<Dispatcher>>>>;
 
 impl Dispatcher {
-    pub fn new(settings: &WorkerSettings) -> (Arc<Self>, mpsc::UnboundedReceiver<Vec<HotDelivery>>) {
+    /// `owner` names this worker's leases (see `Services::lease_owner`).
+    pub fn new(owner: String, settings: &WorkerSettings) -> (Arc<Self>, mpsc::UnboundedReceiver<Vec<HotDelivery>>) {
         let (hot, rx) = mpsc::unbounded_channel();
         let d = Dispatcher {
-            owner: new_id("worker"),
+            owner,
             lease_ms: settings.lease_ms,
             concurrency: settings.concurrency,
             per_endpoint: settings.per_endpoint,
@@ -146,7 +146,7 @@ mod tests {
 
     fn dispatcher(concurrency: usize, per_endpoint: usize) -> Arc<Dispatcher> {
         let settings = WorkerSettings { concurrency, per_endpoint, ..WorkerSettings::default() };
-        Dispatcher::new(&settings).0
+        Dispatcher::new("inst_test/worker".into(), &settings).0
     }
 
     #[test]
@@ -189,7 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn hand_over_fails_once_the_worker_is_gone() {
-        let (d, mut rx) = Dispatcher::new(&WorkerSettings::default());
+        let (d, mut rx) = Dispatcher::new("inst_test/worker".into(), &WorkerSettings::default());
         let hot = HotDelivery { id: "msg_1".into(), webhook_id: "wh_1".into(), payload: Arc::from("{}") };
         d.hand_over(vec![hot.clone()]).unwrap();
         assert_eq!(rx.recv().await.unwrap()[0].id, "msg_1");

@@ -76,7 +76,7 @@ type Done = mpsc::UnboundedSender<Completion>;
 
 impl DeliveryWorker {
     pub fn new(services: Services) -> Self {
-        let (dispatcher, hot) = Dispatcher::new(&services.settings.worker);
+        let (dispatcher, hot) = Dispatcher::new(services.lease_owner("worker"), &services.settings.worker);
         DeliveryWorker { services, dispatcher, hot }
     }
 
@@ -85,7 +85,7 @@ impl DeliveryWorker {
         let DeliveryWorker { services: s, dispatcher, hot } = self;
         if s.db.backend() == crate::store::Backend::Sqlite {
             // One process owns an SQLite file: leases left by a killed process are stale.
-            match s.db.release_all_leases(KIND_DELIVERY).await {
+            match s.db.release_stale_leases(KIND_DELIVERY, &s.instance).await {
                 Ok(n) if n > 0 => tracing::info!(released = n, "re-queued deliveries leased before a restart"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "could not release stale leases"),

@@ -263,7 +263,7 @@ impl Services {
         });
         let body = crate::events::ingest::request_body("webhook.test", now, &data);
         let policy = retry_policy(&w);
-        let lease_owner = new_id("test");
+        let lease_owner = self.lease_owner("test");
         with_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
