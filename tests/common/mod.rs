@@ -127,6 +127,13 @@ impl Harness {
         services.seed_event_types().await.unwrap();
         let (stop, rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(DeliveryWorker::new(services.clone()).run(rx));
+        // Ready once ingest can hand it work (the hot path), so tests do not race its start.
+        let ready = eventually(Duration::from_secs(10), || {
+            let slot = services.dispatcher.clone();
+            async move { slot.lock().unwrap().is_some() }
+        })
+        .await;
+        assert!(ready, "the delivery worker did not start");
         Harness { services, stop, worker: Some(worker) }
     }
 
