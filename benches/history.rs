@@ -22,7 +22,7 @@ fn main() {
             "name": "History", "url": "https://example.com/hook", "events": ["invoice.paid"]
         }))
         .unwrap();
-        let w = s.create_webhook(input).await.unwrap();
+        let w = s.create_webhook(&domain::auth::system(), input).await.unwrap();
 
         let began = Instant::now();
         let start = 1_800_000_000_000i64;
@@ -33,14 +33,14 @@ fn main() {
                 .map(|i| {
                     let k = n + i;
                     format!(
-                        "('msg_{k:012}', '{}', 'evt_{k}', 'invoice.paid', '{{}}', 'succeeded', 1, 5, {t}, {t})",
+                        "('msg_{k:012}', '{}', 'evt_{k}', 'invoice.paid', 'succeeded', 1, 5, {t}, {t})",
                         w.id,
                         t = start + k
                     )
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt, max_attempts, created_at, updated_at) VALUES {}",
+                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, status, attempt, max_attempts, created_at, updated_at) VALUES {}",
                 values.join(", ")
             );
             with_pool!(&s.db, pool => sqlx::query(&sql).execute(pool).await.map(|_| ())).unwrap();
@@ -55,7 +55,7 @@ fn main() {
             let t = Instant::now();
             let runs = 5;
             for _ in 0..runs {
-                s.list_deliveries(Some(&w.id), &q).await.unwrap();
+                s.list_deliveries(&domain::auth::system(), Some(&w.id), &q).await.unwrap();
             }
             let by_page = t.elapsed().as_secs_f64() * 1000.0 / runs as f64;
 
@@ -70,7 +70,7 @@ fn main() {
             let q = ListQuery { limit: Some(limit), cursor, ..ListQuery::default() };
             let t = Instant::now();
             for _ in 0..runs {
-                s.list_deliveries(Some(&w.id), &q).await.unwrap();
+                s.list_deliveries(&domain::auth::system(), Some(&w.id), &q).await.unwrap();
             }
             let by_cursor = t.elapsed().as_secs_f64() * 1000.0 / runs as f64;
             println!("{which}: {label:<12} (page {page:>5}): by page {by_page:>7.1} ms   by cursor {by_cursor:>7.1} ms   (both include counting the total)");

@@ -1,19 +1,6 @@
 //! The domain's error type. The HTTP layer maps it to RFC 9457 problem details.
 
-use serde::Serialize;
-
-/// One invalid input field: which field, and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+pub use wire::error::{FieldError, Invalid, Validator};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -69,33 +56,8 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Collects field errors so a request reports every problem at once.
-#[derive(Debug, Default)]
-pub struct Validator {
-    errors: Vec<FieldError>,
-}
-
-impl Validator {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn check(&mut self, ok: bool, field: &str, message: impl Into<String>) -> &mut Self {
-        if !ok {
-            self.errors.push(FieldError::new(field, message));
-        }
-        self
-    }
-
-    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError::new(field, message));
-    }
-
-    pub fn finish(self) -> Result<()> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Validation(self.errors))
-        }
+impl From<Invalid> for Error {
+    fn from(e: Invalid) -> Self {
+        Error::Validation(e.0)
     }
 }

@@ -5,7 +5,6 @@
 
 pub mod auth;
 pub mod clock;
-pub mod condition;
 pub mod crypto;
 pub mod delivery;
 pub mod due;
@@ -15,7 +14,6 @@ pub mod ids;
 pub mod metrics;
 pub mod notifications;
 pub mod rate_limit;
-pub mod retry;
 pub mod services;
 pub mod settings;
 pub mod signals;
@@ -27,3 +25,4 @@ pub mod webhooks;
 
 pub use error::{Error, FieldError, Result};
 pub use services::Services;
+pub use wire::{condition, retry};

@@ -35,6 +35,12 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub oldest_due_age_seconds: Gauge,
     pub retention_deleted: Counter,
+    /// Due-work rows marked dead (handling failed or crashed too often).
+    pub due_dead: Counter,
+    /// Dead rows waiting for an admin, as of the last scrape.
+    pub due_dead_rows: Gauge,
+    /// Outcome batches that failed as a whole and were written one by one.
+    pub outcome_batch_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -70,8 +76,21 @@ impl Metrics {
         );
         let retention_deleted = Counter::default();
         r.register("retention_deleted", "Deliveries deleted by the retention job", retention_deleted.clone());
+        let due_dead = Counter::default();
+        r.register("due_dead", "Due-work rows marked dead after too many failed attempts", due_dead.clone());
+        let due_dead_rows = Gauge::default();
+        r.register("due_dead_rows", "Dead due-work rows waiting for an admin", due_dead_rows.clone());
+        let outcome_batch_failures = Counter::default();
+        r.register(
+            "delivery_outcome_batch_failures",
+            "Outcome batches that failed as a whole and were written one by one",
+            outcome_batch_failures.clone(),
+        );
         Self {
             registry: r,
+            due_dead,
+            due_dead_rows,
+            outcome_batch_failures,
             http_requests,
             events_accepted,
             delivery_attempts,

@@ -1,38 +1,28 @@
 //! In-app notifications (an auto-disabled webhook now; workflows later) and
 //! the live numbers the UI's stats strip shows.
 
-use serde::{Deserialize, Serialize};
-
+use crate::auth::{Action, Authorize, Principal};
 use crate::clock::rfc3339;
-use crate::store::with_pool;
+use crate::store::{with_pool, with_tx, Tx};
 use crate::{Error, Result, Services};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    pub id: String,
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    pub link: Option<String>,
-    pub created_at: String,
-    pub read: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveNumbers {
-    pub deliveries_today: i64,
-    pub success_rate_today: Option<f64>,
-    pub failing_webhooks: i64,
-    pub unread_notifications: i64,
-}
+pub use wire::notifications::{LiveNumbers, Notification};
 
 type NotificationRow = (String, String, String, String, Option<String>, i64, Option<i64>);
 
+/// Adds a notification in the transaction of what caused it.
+pub async fn insert(tx: &mut Tx, kind: &str, title: &str, body: &str, link: Option<&str>, now: i64) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "INSERT INTO notifications (id, kind, title, body, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(crate::ids::new_id("ntf")).bind(kind).bind(title).bind(body).bind(link).bind(now)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
 impl Services {
     /// Newest first.
-    pub async fn notifications(&self, limit: i64) -> Result<Vec<Notification>> {
+    pub async fn notifications(&self, caller: &Principal, limit: i64) -> Result<Vec<Notification>> {
+        caller.require(Action::ReadNotifications)?;
         let rows = with_pool!(&self.db, pool => sqlx::query_as::<_, NotificationRow>(
             "SELECT id, kind, title, body, link, created_at, read_at FROM notifications ORDER BY created_at DESC, id DESC LIMIT $1")
             .bind(limit.clamp(1, 500)).fetch_all(pool).await)?;
@@ -50,13 +40,14 @@ impl Services {
             .collect())
     }
 
-    pub async fn unread_notifications(&self) -> Result<i64> {
+    async fn unread_notifications(&self) -> Result<i64> {
         Ok(with_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL").fetch_one(pool).await)?)
     }
 
     /// Marks one notification (or, with `None`, all) as read.
-    pub async fn mark_notifications_read(&self, id: Option<&str>) -> Result<()> {
+    pub async fn mark_notifications_read(&self, caller: &Principal, id: Option<&str>) -> Result<()> {
+        caller.require(Action::ReadNotifications)?;
         let now = self.now_ms();
         let n = with_pool!(&self.db, pool => sqlx::query(
             "UPDATE notifications SET read_at = $2 WHERE ($1 IS NULL OR id = $1) AND read_at IS NULL")
@@ -73,15 +64,11 @@ impl Services {
     }
 
     /// Deliveries created today (UTC) and their success rate, failing webhooks, unread notifications.
-    pub async fn live_numbers(&self) -> Result<LiveNumbers> {
+    pub async fn live_numbers(&self, caller: &Principal) -> Result<LiveNumbers> {
+        caller.require(Action::ReadWebhooks)?;
         const DAY: i64 = 86_400_000;
         let today = self.now_ms() / DAY * DAY;
-        let (total, succeeded, failed) = with_pool!(&self.db, pool => sqlx::query_as::<_, (i64, i64, i64)>(
-            "SELECT COUNT(*),
-                COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0)
-             FROM webhook_deliveries WHERE created_at >= $1")
-            .bind(today).fetch_one(pool).await)?;
+        let (total, succeeded, failed) = self.db.delivery_counts_since(today).await?;
         let (_, _, failing) = self.db.webhook_counts().await?;
         let finished = succeeded + failed;
         Ok(LiveNumbers {

@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::auth::{self, Principal, PrincipalKind, Role};
+use crate::auth::{self, Action, Authorize, Principal, PrincipalKind, Role};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{sha256_hex, MasterKey};
 use crate::ids::new_id;
@@ -55,43 +53,14 @@ pub struct Services {
 /// a revocation made by another instance takes effect within this time.
 pub const API_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// An API key as listed: never its plaintext.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiKeyInfo {
-    pub id: String,
-    pub name: String,
-    pub prefix: String,
-    pub role: Role,
-    pub created_at: String,
-    pub revoked: bool,
-}
+pub use wire::auth::{ApiKeyInfo, CreatedApiKey, UserInfo};
 
-/// A freshly created API key; `key` is shown once and never stored.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreatedApiKey {
-    pub id: String,
-    pub key: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserInfo {
-    pub id: String,
-    pub email: String,
-    pub role: Role,
-    pub created_at: String,
-}
-
-impl From<&UserRow> for UserInfo {
-    fn from(u: &UserRow) -> Self {
-        UserInfo {
-            id: u.id.clone(),
-            email: u.email.clone(),
-            role: u.role(),
-            created_at: crate::clock::rfc3339(u.created_at),
-        }
+fn user_info(u: &UserRow) -> UserInfo {
+    UserInfo {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        role: u.role(),
+        created_at: crate::clock::rfc3339(u.created_at),
     }
 }
 
@@ -148,6 +117,12 @@ impl Services {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
+    /// The due-work runner of this process, with every kind's handler
+    /// (deliveries now). Starting the handlers also opens the hot path from ingest.
+    pub fn runner(&self) -> crate::due::Runner {
+        crate::due::Runner::new(self.clone()).with(crate::delivery::handler::DeliveryHandler::start(self.clone()))
+    }
+
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -164,7 +139,8 @@ impl Services {
 
     // ---- users and sessions ----
 
-    pub async fn create_user(&self, email: &str, password: &str, role: Role) -> Result<UserInfo> {
+    pub async fn create_user(&self, caller: &Principal, email: &str, password: &str, role: Role) -> Result<UserInfo> {
+        caller.require(Action::ManageAccess)?;
         let mut errors = Vec::new();
         let email = match auth::normalize_email(email) {
             Ok(e) => Some(e),
@@ -190,7 +166,7 @@ impl Services {
         match self.db.insert_user(&row).await {
             Err(e) if e.is_unique_violation() => Err(Error::invalid("email", "a user with this email already exists")),
             Err(e) => Err(e),
-            Ok(()) => Ok(UserInfo::from(&row)),
+            Ok(()) => Ok(user_info(&row)),
         }
     }
 
@@ -198,8 +174,9 @@ impl Services {
         self.db.count_users().await
     }
 
-    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
-        Ok(self.db.list_users().await?.iter().map(UserInfo::from).collect())
+    pub async fn list_users(&self, caller: &Principal) -> Result<Vec<UserInfo>> {
+        caller.require(Action::ManageAccess)?;
+        Ok(self.db.list_users().await?.iter().map(user_info).collect())
     }
 
     /// Checks credentials and opens a session; returns the session token for the cookie.
@@ -235,7 +212,8 @@ impl Services {
 
     // ---- API keys ----
 
-    pub async fn create_api_key(&self, name: &str, role: Role) -> Result<CreatedApiKey> {
+    pub async fn create_api_key(&self, caller: &Principal, name: &str, role: Role) -> Result<CreatedApiKey> {
+        caller.require(Action::ManageAccess)?;
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
             return Err(Error::invalid("name", "must be 1 to 100 characters"));
@@ -285,7 +263,8 @@ impl Services {
         Ok(principal)
     }
 
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+    pub async fn list_api_keys(&self, caller: &Principal) -> Result<Vec<ApiKeyInfo>> {
+        caller.require(Action::ManageAccess)?;
         Ok(self
             .db
             .list_api_keys()
@@ -302,7 +281,8 @@ impl Services {
             .collect())
     }
 
-    pub async fn revoke_api_key(&self, id: &str) -> Result<()> {
+    pub async fn revoke_api_key(&self, caller: &Principal, id: &str) -> Result<()> {
+        caller.require(Action::ManageAccess)?;
         if self.db.revoke_api_key(id, self.now_ms()).await? {
             self.clear_api_key_cache();
             self.signal(crate::signals::Signal::ApiKeysChanged);

@@ -18,6 +18,8 @@ pub struct Settings {
     pub idempotency_window_ms: i64,
     /// Deliveries and attempts older than this are deleted by the retention job.
     pub retention_days: i64,
+    /// A due-work row claimed this many times without a clean finish is marked dead.
+    pub due_max_attempts: i64,
     pub worker: WorkerSettings,
 }
 
@@ -46,6 +48,7 @@ impl Default for Settings {
             secret_overlap_ms: 24 * 60 * 60 * 1000,
             idempotency_window_ms: 24 * 60 * 60 * 1000,
             retention_days: 30,
+            due_max_attempts: 10,
             worker: WorkerSettings::default(),
         }
     }

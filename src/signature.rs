@@ -80,8 +80,8 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
 /// The `webhook-signature` header value: one signature per key, space-separated.
 /// While a rotated-out secret is still honoured, the message is signed with
 /// both, so receivers on either secret keep verifying.
-pub fn signature_header(keys: &[Vec<u8>], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    keys.iter().map(|key| sign(key, msg_id, timestamp, body)).collect::<Vec<_>>().join(" ")
+pub fn signature_header<K: AsRef<[u8]>>(keys: &[K], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+    keys.iter().map(|key| sign(key.as_ref(), msg_id, timestamp, body)).collect::<Vec<_>>().join(" ")
 }
 
 /// Checks a received message the way a receiver should: the timestamp must lie
@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(parts[1], EXPECTED);
         // A receiver still on the old secret verifies the rotated header.
         assert_eq!(check(&header, BODY, TS), Ok(()));
-        assert_eq!(signature_header(&[], MSG_ID, TS, BODY), "");
+        assert_eq!(signature_header::<Vec<u8>>(&[], MSG_ID, TS, BODY), "");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Test support shared by this crate's and the server's test suites: a fresh,
-//! migrated database of each kind, so one suite runs against both.
+//! migrated database of each kind, and [`per_backend!`](crate::per_backend),
+//! which turns one test case into one test per database.
 
 use crate::crypto::MasterKey;
 use crate::store::Db;
@@ -57,11 +58,6 @@ impl TestDb {
         TestDb { url: format!("{base}/{db_name}"), name: "postgres", cleanup: Some((admin, db_name)), _dir: None }
     }
 
-    /// Both kinds, for a suite that runs once per database.
-    pub async fn both() -> Vec<TestDb> {
-        vec![TestDb::sqlite().await, TestDb::postgres().await]
-    }
-
     pub async fn services(&self) -> Result<Services> {
         let db = Db::connect(&self.url).await?;
         db.migrate().await?;
@@ -69,12 +65,56 @@ impl TestDb {
         Ok(Services::new(db, key))
     }
 
-    pub async fn cleanup(self) {
-        if let Some((admin, name)) = &self.cleanup {
-            if let Ok(pool) = sqlx::PgPool::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await;
-                pool.close().await;
-            }
+    /// Drops the database now (dropping the `TestDb` does the same, also when a test panics).
+    pub async fn cleanup(mut self) {
+        if let Some((admin, name)) = self.cleanup.take() {
+            drop_database(&admin, &name).await;
         }
     }
+}
+
+async fn drop_database(admin: &str, name: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(admin).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await;
+        pool.close().await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.cleanup.take() else { return };
+        // Drop runs outside async (and during a panic): a thread with its own runtime does the work.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(drop_database(&admin, &name));
+            }
+        })
+        .join();
+    }
+}
+
+/// One test per database from one test case: for each `case`, an
+/// `async fn case(db: TestDb)` in the calling module, this defines
+/// `sqlite::case` and `postgres::case`. A SQLite failure cannot hide the
+/// PostgreSQL result, and each database is dropped even when its test panics.
+#[macro_export]
+macro_rules! per_backend {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::testing::TestDb::sqlite().await).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::testing::TestDb::postgres().await).await
+                }
+            )+
+        }
+    };
 }

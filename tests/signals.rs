@@ -8,9 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{loopback_allowed, test_settings, Harness, Receiver};
-use domain::events::ingest::PublishInput;
+use common::{admin, loopback_allowed, test_settings, Harness, Receiver};
 use domain::testing::TestDb;
+use domain::webhooks::PublishInput;
 use domain::webhooks::WebhookInput;
 use domain::Services;
 use serde_json::json;
@@ -46,14 +46,28 @@ async fn instances_wake_each_other_and_drop_stale_webhooks_through_redis() {
     domain::signals::connect(&b.services, &redis_url()).await.unwrap();
 
     // B caches "nobody subscribes to invoice.paid"…
-    assert_eq!(b.services.webhook_cache.subscribers(&b.services.db, "invoice.paid").await.unwrap().len(), 0);
+    assert_eq!(
+        b.services
+            .webhook_cache
+            .subscribers(&b.services.db, &b.services.master_key, "invoice.paid")
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
     let cached_at = Instant::now();
     // …then A adds a subscriber: B forgets its copy well before the 1 s TTL.
     let rx = Receiver::start(vec![]).await;
-    a.create_webhook(input("Shared", &rx.url)).await.unwrap();
+    a.create_webhook(&admin(), input("Shared", &rx.url)).await.unwrap();
     let mut seen = 0;
     while cached_at.elapsed() < Duration::from_millis(700) {
-        seen = b.services.webhook_cache.subscribers(&b.services.db, "invoice.paid").await.unwrap().len();
+        seen = b
+            .services
+            .webhook_cache
+            .subscribers(&b.services.db, &b.services.master_key, "invoice.paid")
+            .await
+            .unwrap()
+            .len();
         if seen == 1 {
             break;
         }
@@ -64,7 +78,7 @@ async fn instances_wake_each_other_and_drop_stale_webhooks_through_redis() {
     // Let B's worker fall into its long idle sleep, then publish on A.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let published = Instant::now();
-    assert_eq!(a.publish(event(), None).await.unwrap().deliveries, 1);
+    assert_eq!(a.publish(&admin(), event(), None).await.unwrap().deliveries, 1);
     let hits = rx.wait_for_hits(1, Duration::from_secs(10)).await;
     assert_eq!(hits.len(), 1);
     assert!(

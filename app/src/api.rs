@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{ApiKeySummary, Me};
+use wire::auth::{ApiKeyInfo, Principal};
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
@@ -66,78 +66,56 @@ pub mod ssr {
 }
 
 #[server(prefix = "/rpc", endpoint = "whoami")]
-pub async fn whoami() -> Result<Me, ServerFnError> {
-    let p = ssr::principal().await?;
-    Ok(Me { email: p.name, role: p.role.as_str().to_string() })
+pub async fn whoami() -> Result<Principal, ServerFnError> {
+    ssr::principal().await
 }
 
 #[server(prefix = "/rpc", endpoint = "list_api_keys")]
-pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, ServerFnError> {
-    let p = ssr::principal().await?;
-    p.require_admin().map_err(ssr::user_error)?;
-    let keys = ssr::services()?.list_api_keys().await.map_err(ssr::user_error)?;
-    Ok(keys
-        .into_iter()
-        .map(|k| ApiKeySummary {
-            id: k.id,
-            name: k.name,
-            prefix: k.prefix,
-            role: k.role.as_str().to_string(),
-            created_at: k.created_at,
-            revoked: k.revoked,
-        })
-        .collect())
+pub async fn list_api_keys() -> Result<Vec<ApiKeyInfo>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.list_api_keys(&p).await.map_err(ssr::user_error)
 }
 
 /// Creates an API key and returns its plaintext, which is shown once.
 #[server(prefix = "/rpc", endpoint = "create_api_key")]
 pub async fn create_api_key(name: String, role: String) -> Result<String, ServerFnError> {
-    let p = ssr::principal().await?;
-    p.require_admin().map_err(ssr::user_error)?;
-    let role = domain::auth::Role::parse(&role).map_err(ssr::user_error)?;
-    let created = ssr::services()?.create_api_key(&name, role).await.map_err(ssr::user_error)?;
+    let (s, p) = services_for_user().await?;
+    let role = wire::auth::Role::parse(&role).map_err(|e| ssr::user_error(e.into()))?;
+    let created = s.create_api_key(&p, &name, role).await.map_err(ssr::user_error)?;
     Ok(created.key)
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
-    let p = ssr::principal().await?;
-    p.require_admin().map_err(ssr::user_error)?;
-    ssr::services()?.revoke_api_key(&id).await.map_err(ssr::user_error)
+    let (s, p) = services_for_user().await?;
+    s.revoke_api_key(&p, &id).await.map_err(ssr::user_error)
 }
 
 // ---- webhooks ----
 
 use leptos::server_fn::codec::Json;
-
-use crate::model::{
-    AnalyticsView, DayView, DeliveryView, EventTypeView, FilterInput, LiveView, NotificationView, PageView, StatsView,
-    TestResultView, WebhookRowView, WebhookView,
-};
-
-#[cfg(feature = "ssr")]
-fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B, ServerFnError> {
-    serde_json::to_value(a).and_then(serde_json::from_value).map_err(|e| ServerFnError::new(e.to_string()))
-}
+use wire::notifications::{LiveNumbers, Notification};
+use wire::webhooks::{DayStats, Delivery, EventType, Page, TestResult, Webhook, WebhookInput, WebhookSummary};
+// `webhook_stats` and `analytics` below name their server functions' structs `WebhookStats` and `Analytics`.
+use wire::webhooks as wh;
 
 #[cfg(feature = "ssr")]
-async fn services_for_user() -> Result<(domain::Services, domain::auth::Principal), ServerFnError> {
+async fn services_for_user() -> Result<(domain::Services, Principal), ServerFnError> {
     let p = ssr::principal().await?;
     Ok((ssr::services()?, p))
 }
 
 #[server(prefix = "/rpc", endpoint = "list_webhooks")]
-pub async fn list_webhooks(page: u32, search: String) -> Result<PageView<WebhookRowView>, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    let q =
-        domain::webhooks::ListQuery { page: Some(page), limit: Some(10), search: Some(search), ..Default::default() };
-    let listed = s.list_webhooks(&q).await.map_err(ssr::user_error)?;
+pub async fn list_webhooks(page: u32, search: String) -> Result<Page<WebhookSummary>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    let q = wire::webhooks::ListQuery { page: Some(page), limit: Some(10), search: Some(search), ..Default::default() };
+    let listed = s.list_webhooks(&p, &q).await.map_err(ssr::user_error)?;
     let mut rows = Vec::with_capacity(listed.data.len());
-    for w in &listed.data {
-        let stats = s.webhook_stats(&w.id).await.map_err(ssr::user_error)?;
-        rows.push(WebhookRowView { webhook: convert(w)?, stats: convert(&stats)? });
+    for w in listed.data {
+        let stats = s.webhook_stats(&p, &w.id).await.map_err(ssr::user_error)?;
+        rows.push(WebhookSummary { webhook: w, stats });
     }
-    Ok(PageView {
+    Ok(Page {
         data: rows,
         page: listed.page,
         limit: listed.limit,
@@ -148,96 +126,60 @@ pub async fn list_webhooks(page: u32, search: String) -> Result<PageView<Webhook
 }
 
 #[server(prefix = "/rpc", endpoint = "event_catalog")]
-pub async fn event_catalog() -> Result<Vec<EventTypeView>, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.event_types().await.map_err(ssr::user_error)?)
+pub async fn event_catalog() -> Result<Vec<EventType>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.event_types(&p).await.map_err(ssr::user_error)
 }
 
+/// Creates a webhook from the same input the REST API takes (validated in the browser first).
 #[server(prefix = "/rpc", endpoint = "create_webhook", input = Json)]
-pub async fn create_webhook(
-    name: String,
-    url: String,
-    events: Vec<String>,
-    rate_limit: Option<u32>,
-    max_attempts: Option<u32>,
-    filter: Option<FilterInput>,
-) -> Result<WebhookView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    let retry_policy = max_attempts.map(|n| domain::retry::RetryPolicy { max_attempts: n, ..Default::default() });
-    let filter = match filter {
-        Some(f) => Some(
-            serde_json::from_value::<domain::condition::ConditionGroup>(serde_json::json!({
-                "conditions": [{
-                    "field": f.field.trim(),
-                    "operator": f.operator,
-                    "value": (!f.value.is_empty()).then_some(f.value),
-                }]
-            }))
-            .map_err(|e| ServerFnError::new(format!("filter: {e}")))?,
-        ),
-        None => None,
-    };
-    let input = domain::webhooks::WebhookInput {
-        name: Some(name),
-        url: Some(url),
-        events: Some(events),
-        rate_limit: Some(rate_limit),
-        retry_policy: Some(retry_policy),
-        filter: Some(filter),
-        ..Default::default()
-    };
-    convert(&s.create_webhook(input).await.map_err(ssr::user_error)?)
+pub async fn create_webhook(input: WebhookInput) -> Result<Webhook, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.create_webhook(&p, input).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "update_webhook", input = Json)]
-pub async fn update_webhook(
-    id: String,
-    name: String,
-    url: String,
-    events: Vec<String>,
-) -> Result<WebhookView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    let input =
-        domain::webhooks::WebhookInput { name: Some(name), url: Some(url), events: Some(events), ..Default::default() };
-    convert(&s.update_webhook(&id, input).await.map_err(ssr::user_error)?)
+pub async fn update_webhook(id: String, input: WebhookInput) -> Result<Webhook, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.update_webhook(&p, &id, input).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "set_webhook_active")]
 pub async fn set_webhook_active(id: String, active: bool) -> Result<(), ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    let input = domain::webhooks::WebhookInput { active: Some(active), ..Default::default() };
-    s.update_webhook(&id, input).await.map_err(ssr::user_error)?;
+    let (s, p) = services_for_user().await?;
+    let input = WebhookInput { active: Some(active), ..Default::default() };
+    s.update_webhook(&p, &id, input).await.map_err(ssr::user_error)?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_webhook")]
 pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    s.delete_webhook(&id).await.map_err(ssr::user_error)
+    let (s, p) = services_for_user().await?;
+    s.delete_webhook(&p, &id).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "test_webhook")]
-pub async fn test_webhook(id: String) -> Result<TestResultView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.test_webhook(&id).await.map_err(ssr::user_error)?)
+pub async fn test_webhook(id: String) -> Result<TestResult, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.test_webhook(&p, &id).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_webhook")]
-pub async fn get_webhook(id: String) -> Result<WebhookView, ServerFnError> {
+pub async fn get_webhook(id: String) -> Result<Webhook, ServerFnError> {
     let (s, p) = services_for_user().await?;
-    convert(&s.get_webhook(&id, p.is_admin()).await.map_err(ssr::user_error)?)
+    s.get_webhook(&p, &id).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "webhook_stats")]
-pub async fn webhook_stats(id: String) -> Result<StatsView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.webhook_stats(&id).await.map_err(ssr::user_error)?)
+pub async fn webhook_stats(id: String) -> Result<wh::WebhookStats, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.webhook_stats(&p, &id).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "webhook_series")]
-pub async fn webhook_series(id: String, days: i64) -> Result<Vec<DayView>, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.delivery_series(Some(&id), days).await.map_err(ssr::user_error)?)
+pub async fn webhook_series(id: String, days: i64) -> Result<Vec<DayStats>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.delivery_series(&p, Some(&id), days).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "list_deliveries")]
@@ -246,84 +188,78 @@ pub async fn list_deliveries(
     page: u32,
     status: String,
     event: String,
-) -> Result<PageView<DeliveryView>, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    let q = domain::webhooks::ListQuery {
+) -> Result<Page<Delivery>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    let q = wire::webhooks::ListQuery {
         page: Some(page),
         limit: Some(20),
         status: Some(status).filter(|s| !s.is_empty()),
         event: Some(event).filter(|e| !e.is_empty()),
         ..Default::default()
     };
-    convert(&s.list_deliveries(Some(&webhook_id), &q).await.map_err(ssr::user_error)?)
+    s.list_deliveries(&p, Some(&webhook_id), &q).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_delivery")]
-pub async fn get_delivery(id: String) -> Result<DeliveryView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.get_delivery(&id).await.map_err(ssr::user_error)?)
+pub async fn get_delivery(id: String) -> Result<Delivery, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.get_delivery(&p, &id).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "retry_delivery")]
 pub async fn retry_delivery(id: String) -> Result<(), ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    s.retry_delivery(&id).await.map_err(ssr::user_error)?;
+    let (s, p) = services_for_user().await?;
+    s.retry_delivery(&p, &id).await.map_err(ssr::user_error)?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "regenerate_secret")]
-pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<WebhookView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.regenerate_secret(&id, revoke_now).await.map_err(ssr::user_error)?)
+pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<Webhook, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.regenerate_secret(&p, &id, revoke_now).await.map_err(ssr::user_error)
 }
 
 /// Re-queues failed deliveries since a date (`YYYY-MM-DD`, UTC) and, when asked,
 /// sends the events the webhook missed while off; returns (re-queued, replayed).
 #[server(prefix = "/rpc", endpoint = "recover_failed")]
 pub async fn recover_failed(id: String, since: String, include_missed: bool) -> Result<(i64, i64), ServerFnError> {
-    let (s, _) = services_for_user().await?;
+    let (s, p) = services_for_user().await?;
     let date = chrono::NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
-        .map_err(|_| ServerFnError::new("since: pick a date"))?;
+        .map_err(|_| ssr::user_error(domain::Error::invalid("since", "pick a date")))?;
     let ms = date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
-    let requeued = s.recover(&id, ms).await.map_err(ssr::user_error)?;
-    let replayed = if include_missed { s.replay_missed(&id, ms).await.map_err(ssr::user_error)? } else { 0 };
+    let requeued = s.recover(&p, &id, ms).await.map_err(ssr::user_error)?;
+    let replayed = if include_missed { s.replay_missed(&p, &id, ms).await.map_err(ssr::user_error)? } else { 0 };
     Ok((requeued, replayed))
 }
 
 #[server(prefix = "/rpc", endpoint = "analytics")]
-pub async fn analytics(days: i64) -> Result<AnalyticsView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.analytics(days).await.map_err(ssr::user_error)?)
+pub async fn analytics(days: i64) -> Result<wh::Analytics, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.analytics(&p, days).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "live_stats")]
-pub async fn live_stats() -> Result<LiveView, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    let n = s.live_numbers().await.map_err(ssr::user_error)?;
-    Ok(LiveView {
-        deliveries_today: n.deliveries_today,
-        success_rate_today: n.success_rate_today,
-        failing_webhooks: n.failing_webhooks,
-        unread_notifications: n.unread_notifications,
-    })
+pub async fn live_stats() -> Result<LiveNumbers, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.live_numbers(&p).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "list_notifications")]
-pub async fn list_notifications() -> Result<Vec<NotificationView>, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.notifications(100).await.map_err(ssr::user_error)?)
+pub async fn list_notifications() -> Result<Vec<Notification>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.notifications(&p, 100).await.map_err(ssr::user_error)
 }
 
 /// Marks one notification read, or all of them when `id` is empty.
 #[server(prefix = "/rpc", endpoint = "mark_notifications_read")]
 pub async fn mark_notifications_read(id: String) -> Result<(), ServerFnError> {
-    let (s, _) = services_for_user().await?;
+    let (s, p) = services_for_user().await?;
     let id = Some(id).filter(|i| !i.is_empty());
-    s.mark_notifications_read(id.as_deref()).await.map_err(ssr::user_error)
+    s.mark_notifications_read(&p, id.as_deref()).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "unhealthy_webhooks")]
-pub async fn unhealthy_webhooks() -> Result<Vec<WebhookView>, ServerFnError> {
-    let (s, _) = services_for_user().await?;
-    convert(&s.unhealthy_webhooks(10).await.map_err(ssr::user_error)?)
+pub async fn unhealthy_webhooks() -> Result<Vec<Webhook>, ServerFnError> {
+    let (s, p) = services_for_user().await?;
+    s.unhealthy_webhooks(&p, 10).await.map_err(ssr::user_error)
 }

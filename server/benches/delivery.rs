@@ -164,10 +164,10 @@ async fn start_server(db: &TestDb) -> Server {
         domain::ssrf::TargetPolicy::from_allowlist("127.0.0.0/8").unwrap(),
     );
     services.seed_event_types().await.unwrap();
-    let key = services.create_api_key("bench", Role::Admin).await.unwrap().key;
+    let key = services.create_api_key(&domain::auth::system(), "bench", Role::Admin).await.unwrap().key;
     let addr = server::http::serve_in_process(services.clone()).await;
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(domain::delivery::worker::DeliveryWorker::new(services.clone()).run(rx));
+    let worker = tokio::spawn(services.runner().run(rx));
     Server { base: format!("http://{addr}/api/v1"), key, stop, worker, services }
 }
 

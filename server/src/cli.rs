@@ -164,7 +164,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Keys { command: KeysCommand::Create { name, role, db } } => {
             let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
-            let created = services.create_api_key(&name, role.into()).await.map_err(|e| describe(&e))?;
+            let created =
+                services.create_api_key(&domain::auth::system(), &name, role.into()).await.map_err(|e| describe(&e))?;
             services.db.close().await;
             println!("created API key {} ({name}); it is shown only once:", created.id);
             println!("{}", created.key);
@@ -176,7 +177,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 None => read_password()?,
             };
             let services = config::open(&db, config::MasterKeyUse::NotNeeded).await?;
-            let user = services.create_user(&email, &password, role.into()).await.map_err(|e| describe(&e))?;
+            let user = services
+                .create_user(&domain::auth::system(), &email, &password, role.into())
+                .await
+                .map_err(|e| describe(&e))?;
             services.db.close().await;
             println!("created {} user {}", user.role.as_str(), user.email);
             Ok(())

@@ -22,8 +22,8 @@ impl Api {
             domain::ssrf::TargetPolicy::from_allowlist("127.0.0.0/8").unwrap(),
         );
         services.seed_event_types().await.unwrap();
-        let key = services.create_api_key("admin", Role::Admin).await.unwrap().key;
-        let staff_key = services.create_api_key("staff", Role::Staff).await.unwrap().key;
+        let key = services.create_api_key(&domain::auth::system(), "admin", Role::Admin).await.unwrap().key;
+        let staff_key = services.create_api_key(&domain::auth::system(), "staff", Role::Staff).await.unwrap().key;
         let addr = server::http::serve_in_process(services).await;
         Api { base: format!("http://{addr}/api/v1"), key, staff_key, http: reqwest::Client::new() }
     }
@@ -44,106 +44,92 @@ fn fields(problem: &Value) -> Vec<String> {
     problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect()
 }
 
-#[tokio::test]
-async fn webhook_crud_validation_and_pagination() {
-    for db in TestDb::both().await {
-        let api = Api::start(&db).await;
-        use reqwest::Method as M;
+async fn webhook_crud_validation_and_pagination(db: TestDb) {
+    let api = Api::start(&db).await;
+    use reqwest::Method as M;
 
-        let (s, p) =
-            api.call(M::POST, "/webhooks", Some(json!({"name": "", "url": "ftp://x", "events": ["nope.nope"]}))).await;
-        assert_eq!(s, 422, "{}: {p}", db.name);
-        assert_eq!(p["status"], 422);
-        assert_eq!(fields(&p), ["name", "url", "events[0]"]);
+    let (s, p) =
+        api.call(M::POST, "/webhooks", Some(json!({"name": "", "url": "ftp://x", "events": ["nope.nope"]}))).await;
+    assert_eq!(s, 422, "{}: {p}", db.name);
+    assert_eq!(p["status"], 422);
+    assert_eq!(fields(&p), ["name", "url", "events[0]"]);
 
-        let (s, p) = api
-            .call(
-                M::POST,
-                "/webhooks",
-                Some(json!({"name": "x", "url": "http://10.0.0.1/", "events": ["invoice.paid"]})),
-            )
-            .await;
-        assert_eq!(s, 422);
-        assert!(p["errors"][0]["message"].as_str().unwrap().contains("private"), "{p}");
+    let (s, p) = api
+        .call(M::POST, "/webhooks", Some(json!({"name": "x", "url": "http://10.0.0.1/", "events": ["invoice.paid"]})))
+        .await;
+    assert_eq!(s, 422);
+    assert!(p["errors"][0]["message"].as_str().unwrap().contains("private"), "{p}");
 
-        let (s, p) = api
-            .call(
-                M::POST,
-                "/webhooks",
-                Some(json!({"name": "x", "url": "http://127.0.0.1:1/", "events": "invoice.paid"})),
-            )
-            .await;
-        assert_eq!(s, 422, "wrong JSON type names the field: {p}");
-        assert_eq!(fields(&p), ["events"]);
+    let (s, p) = api
+        .call(M::POST, "/webhooks", Some(json!({"name": "x", "url": "http://127.0.0.1:1/", "events": "invoice.paid"})))
+        .await;
+    assert_eq!(s, 422, "wrong JSON type names the field: {p}");
+    assert_eq!(fields(&p), ["events"]);
 
-        let (s, created) = api.call(M::POST, "/webhooks", Some(json!({
-            "name": "Sync", "url": "http://127.0.0.1:1/hook", "events": ["invoice.paid", "patient.created"],
-            "headers": {"X-Clinic": "c1"}, "rateLimit": 10,
-            "retryPolicy": {"maxAttempts": 3, "schedule": {"type": "exponential", "baseMs": 1000, "factor": 2.0, "capMs": 60000}}
-        }))).await;
-        assert_eq!(s, 201, "{created}");
-        let id = created["id"].as_str().unwrap().to_string();
-        assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
-        assert_eq!(created["retryPolicy"]["maxAttempts"], 3);
-        assert_eq!(created["status"], "active");
-        assert_eq!(created["createdAt"].as_str().unwrap().len(), 24);
+    let (s, created) = api.call(M::POST, "/webhooks", Some(json!({
+        "name": "Sync", "url": "http://127.0.0.1:1/hook", "events": ["invoice.paid", "patient.created"],
+        "headers": {"X-Clinic": "c1"}, "rateLimit": 10,
+        "retryPolicy": {"maxAttempts": 3, "schedule": {"type": "exponential", "baseMs": 1000, "factor": 2.0, "capMs": 60000}}
+    }))).await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(created["retryPolicy"]["maxAttempts"], 3);
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["createdAt"].as_str().unwrap().len(), 24);
 
-        let (s, upd) =
-            api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": false, "name": "Sync 2"}))).await;
-        assert_eq!(s, 200);
-        assert_eq!((upd["name"].as_str(), upd["status"].as_str()), (Some("Sync 2"), Some("paused")));
-        assert!(upd.get("secret").is_none(), "updates do not echo the secret");
+    let (s, upd) = api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": false, "name": "Sync 2"}))).await;
+    assert_eq!(s, 200);
+    assert_eq!((upd["name"].as_str(), upd["status"].as_str()), (Some("Sync 2"), Some("paused")));
+    assert!(upd.get("secret").is_none(), "updates do not echo the secret");
 
-        // Paused, it misses an event; re-enabled, recover with includeMissed replays it.
-        let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let (s, acc) =
-            api.call(M::POST, "/events", Some(json!({"type": "patient.created", "data": {"id": "p1"}}))).await;
-        assert_eq!((s, acc["deliveries"].as_i64()), (202, Some(0)), "{acc}");
-        let (s, p) = api
-            .call(M::POST, &format!("/webhooks/{id}/recover"), Some(json!({"since": since, "includeMissed": true})))
-            .await;
-        assert_eq!(s, 409, "a paused webhook replays nothing: {p}");
-        api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": true}))).await;
-        let (s, p) = api
-            .call(M::POST, &format!("/webhooks/{id}/recover"), Some(json!({"since": since, "includeMissed": true})))
-            .await;
-        assert_eq!((s, p["requeued"].as_i64(), p["replayed"].as_i64()), (202, Some(0), Some(1)), "{p}");
-        let (_, page) = api.call(M::GET, &format!("/webhooks/{id}/deliveries?limit=1"), None).await;
-        assert_eq!(page["total"], 1);
-        assert!(page["nextCursor"].as_str().is_some(), "a full page offers a cursor: {page}");
-        let (_, next) = api
-            .call(
-                M::GET,
-                &format!("/webhooks/{id}/deliveries?limit=1&cursor={}", page["nextCursor"].as_str().unwrap()),
-                None,
-            )
-            .await;
-        assert_eq!((next["data"].as_array().unwrap().len(), next["nextCursor"].is_null()), (0, true), "{next}");
-        let (s, p) = api.call(M::GET, &format!("/webhooks/{id}/deliveries?cursor=nope"), None).await;
-        assert_eq!((s, fields(&p)), (422, vec!["cursor".to_string()]), "{p}");
-        api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": false}))).await;
+    // Paused, it misses an event; re-enabled, recover with includeMissed replays it.
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (s, acc) = api.call(M::POST, "/events", Some(json!({"type": "patient.created", "data": {"id": "p1"}}))).await;
+    assert_eq!((s, acc["deliveries"].as_i64()), (202, Some(0)), "{acc}");
+    let (s, p) = api
+        .call(M::POST, &format!("/webhooks/{id}/recover"), Some(json!({"since": since, "includeMissed": true})))
+        .await;
+    assert_eq!(s, 409, "a paused webhook replays nothing: {p}");
+    api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": true}))).await;
+    let (s, p) = api
+        .call(M::POST, &format!("/webhooks/{id}/recover"), Some(json!({"since": since, "includeMissed": true})))
+        .await;
+    assert_eq!((s, p["requeued"].as_i64(), p["replayed"].as_i64()), (202, Some(0), Some(1)), "{p}");
+    let (_, page) = api.call(M::GET, &format!("/webhooks/{id}/deliveries?limit=1"), None).await;
+    assert_eq!(page["total"], 1);
+    assert!(page["nextCursor"].as_str().is_some(), "a full page offers a cursor: {page}");
+    let (_, next) = api
+        .call(
+            M::GET,
+            &format!("/webhooks/{id}/deliveries?limit=1&cursor={}", page["nextCursor"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!((next["data"].as_array().unwrap().len(), next["nextCursor"].is_null()), (0, true), "{next}");
+    let (s, p) = api.call(M::GET, &format!("/webhooks/{id}/deliveries?cursor=nope"), None).await;
+    assert_eq!((s, fields(&p)), (422, vec!["cursor".to_string()]), "{p}");
+    api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": false}))).await;
 
-        for i in 0..25 {
-            let (s, _) = api.call(M::POST, "/webhooks", Some(json!({"name": format!("bulk {i:02}"), "url": "https://example.com/h", "events": ["client.created"]}))).await;
-            assert_eq!(s, 201);
-        }
-        let (_, page) = api.call(M::GET, "/webhooks?page=2&limit=10", None).await;
-        assert_eq!(
-            (page["page"].as_i64(), page["limit"].as_i64(), page["total"].as_i64(), page["totalPages"].as_i64()),
-            (Some(2), Some(10), Some(26), Some(3))
-        );
-        assert_eq!(page["data"].as_array().unwrap().len(), 10);
-        let (_, found) = api.call(M::GET, "/webhooks?search=SYNC", None).await;
-        assert_eq!(found["total"], 1);
-
-        let (s, _) = api.call(M::GET, "/webhooks/wh_missing", None).await;
-        assert_eq!(s, 404);
-        let (s, _) = api.call(M::DELETE, &format!("/webhooks/{id}"), None).await;
-        assert_eq!(s, 204);
-        let (s, _) = api.call(M::GET, &format!("/webhooks/{id}"), None).await;
-        assert_eq!(s, 404);
-        db.cleanup().await;
+    for i in 0..25 {
+        let (s, _) = api.call(M::POST, "/webhooks", Some(json!({"name": format!("bulk {i:02}"), "url": "https://example.com/h", "events": ["client.created"]}))).await;
+        assert_eq!(s, 201);
     }
+    let (_, page) = api.call(M::GET, "/webhooks?page=2&limit=10", None).await;
+    assert_eq!(
+        (page["page"].as_i64(), page["limit"].as_i64(), page["total"].as_i64(), page["totalPages"].as_i64()),
+        (Some(2), Some(10), Some(26), Some(3))
+    );
+    assert_eq!(page["data"].as_array().unwrap().len(), 10);
+    let (_, found) = api.call(M::GET, "/webhooks?search=SYNC", None).await;
+    assert_eq!(found["total"], 1);
+
+    let (s, _) = api.call(M::GET, "/webhooks/wh_missing", None).await;
+    assert_eq!(s, 404);
+    let (s, _) = api.call(M::DELETE, &format!("/webhooks/{id}"), None).await;
+    assert_eq!(s, 204);
+    let (s, _) = api.call(M::GET, &format!("/webhooks/{id}"), None).await;
+    assert_eq!(s, 404);
 }
 
 #[tokio::test]
@@ -248,3 +234,5 @@ async fn events_ingest_catalog_verify_and_roles() {
     assert_eq!(analytics["byDay"].as_array().unwrap().len(), 7);
     db.cleanup().await;
 }
+
+domain::per_backend!(webhook_crud_validation_and_pagination,);

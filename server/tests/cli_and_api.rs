@@ -59,56 +59,52 @@ async fn start_server(db_url: &str, data_dir: &TempDir) -> (Server, String) {
     (server, base)
 }
 
-#[tokio::test]
-async fn cli_key_then_authorized_and_unauthorized_calls() {
-    for db in TestDb::both().await {
-        let data = TempDir::new("cli");
-        let out = cli(&db.url, &data, &["keys", "create", "--name", "ci", "--role", "admin"]);
-        assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let key = stdout.lines().last().unwrap().trim().to_string();
-        assert!(key.starts_with("pck_"), "last line is the key: {stdout}");
+async fn cli_key_then_authorized_and_unauthorized_calls(db: TestDb) {
+    let data = TempDir::new("cli");
+    let out = cli(&db.url, &data, &["keys", "create", "--name", "ci", "--role", "admin"]);
+    assert!(out.status.success(), "{}: {}", db.name, String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().last().unwrap().trim().to_string();
+    assert!(key.starts_with("pck_"), "last line is the key: {stdout}");
 
-        let (_server, base) = start_server(&db.url, &data).await;
-        let http = reqwest::Client::new();
+    let (_server, base) = start_server(&db.url, &data).await;
+    let http = reqwest::Client::new();
 
-        let ok = http.get(format!("{base}/api/v1/me")).bearer_auth(&key).send().await.unwrap();
-        assert_eq!(ok.status(), 200, "{}", db.name);
-        let me: serde_json::Value = ok.json().await.unwrap();
-        assert_eq!(me["name"], "ci");
-        assert_eq!(me["role"], "admin");
+    let ok = http.get(format!("{base}/api/v1/me")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(ok.status(), 200, "{}", db.name);
+    let me: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(me["name"], "ci");
+    assert_eq!(me["role"], "admin");
 
-        for auth in [None, Some("pck_not-a-real-key"), Some("garbage")] {
-            let mut req = http.get(format!("{base}/api/v1/me"));
-            if let Some(k) = auth {
-                req = req.bearer_auth(k);
-            }
-            let resp = req.send().await.unwrap();
-            assert_eq!(resp.status(), 401, "{auth:?}");
-            assert_eq!(resp.headers()["content-type"], "application/problem+json");
-            let problem: serde_json::Value = resp.json().await.unwrap();
-            assert_eq!(problem["status"], 401);
-            assert!(problem["detail"].as_str().unwrap().contains("Bearer"));
+    for auth in [None, Some("pck_not-a-real-key"), Some("garbage")] {
+        let mut req = http.get(format!("{base}/api/v1/me"));
+        if let Some(k) = auth {
+            req = req.bearer_auth(k);
         }
-
-        // Health endpoints need no credentials; pages redirect to the login.
-        assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-        let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("purple_cross_http_requests_total"), "{metrics}");
-        let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let page = no_redirect.get(format!("{base}/webhooks")).send().await.unwrap();
-        assert_eq!(page.status(), 303);
-        assert!(page.headers()["location"].to_str().unwrap().starts_with("/login?next=%2Fwebhooks"));
-
-        // A staff key cannot manage keys.
-        let out = cli(&db.url, &data, &["keys", "create", "--name", "staffer", "--role", "staff"]);
-        let staff_key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-        let forbidden = http.get(format!("{base}/api/v1/api-keys")).bearer_auth(&staff_key).send().await.unwrap();
-        assert_eq!(forbidden.status(), 403);
-
-        drop(_server);
-        db.cleanup().await;
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{auth:?}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        let problem: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(problem["status"], 401);
+        assert!(problem["detail"].as_str().unwrap().contains("Bearer"));
     }
+
+    // Health endpoints need no credentials; pages redirect to the login.
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("purple_cross_http_requests_total"), "{metrics}");
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = no_redirect.get(format!("{base}/webhooks")).send().await.unwrap();
+    assert_eq!(page.status(), 303);
+    assert!(page.headers()["location"].to_str().unwrap().starts_with("/login?next=%2Fwebhooks"));
+
+    // A staff key cannot manage keys.
+    let out = cli(&db.url, &data, &["keys", "create", "--name", "staffer", "--role", "staff"]);
+    let staff_key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let forbidden = http.get(format!("{base}/api/v1/api-keys")).bearer_auth(&staff_key).send().await.unwrap();
+    assert_eq!(forbidden.status(), 403);
+
+    drop(_server);
 }
 
 #[tokio::test]
@@ -212,3 +208,5 @@ async fn first_run_setup_link_creates_the_admin_once() {
     assert_eq!(csrf.status(), 403);
     drop(server);
 }
+
+domain::per_backend!(cli_key_then_authorized_and_unauthorized_calls,);

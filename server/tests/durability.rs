@@ -64,71 +64,63 @@ async fn wait_ready(base: &str) {
     panic!("server not ready");
 }
 
-#[tokio::test]
-async fn sigkill_with_deliveries_in_flight_loses_nothing() {
-    const EVENTS: usize = 150;
-    for db in TestDb::both().await {
-        let data = TempDir::new("kill");
-        let out = Command::new(BIN)
-            .args(["keys", "create", "--name", "kill-test", "--role", "admin"])
-            .env("DATABASE_URL", &db.url)
-            .env("PURPLE_CROSS_DATA_DIR", &data.0)
-            .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
-            .output()
-            .unwrap();
-        let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let base = format!("http://127.0.0.1:{port}");
-        let (url, seen) = receiver().await;
+const EVENTS: usize = 150;
 
-        let mut server = spawn_server(&db.url, &data, port);
-        wait_ready(&base).await;
-        let http = reqwest::Client::new();
-        let created = http
-            .post(format!("{base}/api/v1/webhooks"))
+async fn sigkill_with_deliveries_in_flight_loses_nothing(db: TestDb) {
+    let data = TempDir::new("kill");
+    let out = Command::new(BIN)
+        .args(["keys", "create", "--name", "kill-test", "--role", "admin"])
+        .env("DATABASE_URL", &db.url)
+        .env("PURPLE_CROSS_DATA_DIR", &data.0)
+        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (url, seen) = receiver().await;
+
+    let mut server = spawn_server(&db.url, &data, port);
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/api/v1/webhooks"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "durable", "url": url, "events": ["invoice.paid"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}: {}", db.name, created.text().await.unwrap());
+    for n in 0..EVENTS {
+        let r = http
+            .post(format!("{base}/api/v1/events"))
             .bearer_auth(&key)
-            .json(&serde_json::json!({"name": "durable", "url": url, "events": ["invoice.paid"]}))
+            .json(&serde_json::json!({"type": "invoice.paid", "data": {"id": format!("inv_{n}"), "n": n}}))
             .send()
             .await
             .unwrap();
-        assert_eq!(created.status(), 201, "{}: {}", db.name, created.text().await.unwrap());
-        for n in 0..EVENTS {
-            let r = http
-                .post(format!("{base}/api/v1/events"))
-                .bearer_auth(&key)
-                .json(&serde_json::json!({"type": "invoice.paid", "data": {"id": format!("inv_{n}"), "n": n}}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 202);
-        }
-        // Kill it mid-stream: some delivered, some in flight, most still queued.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while seen.lock().unwrap().len() < 20 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        unsafe_sigkill(&mut server);
-        let at_kill = seen.lock().unwrap().len();
-        assert!(at_kill < EVENTS, "{}: the kill came too late to prove anything ({at_kill})", db.name);
-
-        let mut server = spawn_server(&db.url, &data, port);
-        wait_ready(&base).await;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while seen.lock().unwrap().len() < EVENTS && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let seen_now = seen.lock().unwrap().clone();
-        assert_eq!(
-            seen_now.len(),
-            EVENTS,
-            "{}: every event delivered after the crash (had {at_kill} at kill)",
-            db.name
-        );
-        assert!(seen_now.values().all(|ids| ids.len() == 1), "{}: a repeat re-sends the same webhook-id", db.name);
-        let _ = server.kill();
-        let _ = server.wait();
-        db.cleanup().await;
+        assert_eq!(r.status(), 202);
     }
+    // Kill it mid-stream: some delivered, some in flight, most still queued.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    unsafe_sigkill(&mut server);
+    let at_kill = seen.lock().unwrap().len();
+    assert!(at_kill < EVENTS, "{}: the kill came too late to prove anything ({at_kill})", db.name);
+
+    let mut server = spawn_server(&db.url, &data, port);
+    wait_ready(&base).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.lock().unwrap().len() < EVENTS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen_now = seen.lock().unwrap().clone();
+    assert_eq!(seen_now.len(), EVENTS, "{}: every event delivered after the crash (had {at_kill} at kill)", db.name);
+    assert!(seen_now.values().all(|ids| ids.len() == 1), "{}: a repeat re-sends the same webhook-id", db.name);
+    let _ = server.kill();
+    let _ = server.wait();
 }
 
 fn unsafe_sigkill(child: &mut Child) {
@@ -136,3 +128,5 @@ fn unsafe_sigkill(child: &mut Child) {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }
+
+domain::per_backend!(sigkill_with_deliveries_in_flight_loses_nothing);

@@ -18,16 +18,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 
+use crate::due::Lease;
 use crate::settings::WorkerSettings;
 
 /// A delivery ingest committed leased to this worker, ready to send.
 #[derive(Debug, Clone)]
 pub struct HotDelivery {
+    /// Its due-work row, leased to this worker.
+    pub lease: Lease,
     pub id: String,
     pub webhook_id: String,
-    pub payload: Arc<str>,
+    pub payload: Bytes,
 }
 
 #[derive(Default)]
@@ -54,8 +58,8 @@ pub struct Dispatcher {
     concurrency: usize,
     per_endpoint: usize,
     slots: Mutex<Slots>,
-    /// Signalled whenever slots are given back.
-    pub slot_freed: Notify,
+    /// Signalled whenever slots are given back (the due-work runner waits on it).
+    slot_freed: Arc<Notify>,
     hot: mpsc::UnboundedSender<Vec<HotDelivery>>,
 }
 
@@ -63,8 +67,13 @@ pub struct Dispatcher {
 pub type DispatcherSlot = Arc<Mutex<Option<Arc<Dispatcher>>>>;
 
 impl Dispatcher {
-    /// `owner` names this worker's leases (see `Services::lease_owner`).
-    pub fn new(owner: String, settings: &WorkerSettings) -> (Arc<Self>, mpsc::UnboundedReceiver<Vec<HotDelivery>>) {
+    /// `owner` names this worker's leases (see `Services::lease_owner`);
+    /// `slot_freed` is told whenever room frees up.
+    pub fn new(
+        owner: String,
+        settings: &WorkerSettings,
+        slot_freed: Arc<Notify>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Vec<HotDelivery>>) {
         let (hot, rx) = mpsc::unbounded_channel();
         let d = Dispatcher {
             owner,
@@ -72,7 +81,7 @@ impl Dispatcher {
             concurrency: settings.concurrency,
             per_endpoint: settings.per_endpoint,
             slots: Mutex::default(),
-            slot_freed: Notify::new(),
+            slot_freed,
             hot,
         };
         (Arc::new(d), rx)
@@ -146,7 +155,7 @@ mod tests {
 
     fn dispatcher(concurrency: usize, per_endpoint: usize) -> Arc<Dispatcher> {
         let settings = WorkerSettings { concurrency, per_endpoint, ..WorkerSettings::default() };
-        Dispatcher::new("inst_test/worker".into(), &settings).0
+        Dispatcher::new("inst_test/worker".into(), &settings, Arc::default()).0
     }
 
     #[test]
@@ -189,8 +198,13 @@ mod tests {
 
     #[tokio::test]
     async fn hand_over_fails_once_the_worker_is_gone() {
-        let (d, mut rx) = Dispatcher::new("inst_test/worker".into(), &WorkerSettings::default());
-        let hot = HotDelivery { id: "msg_1".into(), webhook_id: "wh_1".into(), payload: Arc::from("{}") };
+        let (d, mut rx) = Dispatcher::new("inst_test/worker".into(), &WorkerSettings::default(), Arc::default());
+        let hot = HotDelivery {
+            lease: Lease { id: "due_1".into(), fence: 1 },
+            id: "msg_1".into(),
+            webhook_id: "wh_1".into(),
+            payload: Bytes::from_static(b"{}"),
+        };
         d.hand_over(vec![hot.clone()]).unwrap();
         assert_eq!(rx.recv().await.unwrap()[0].id, "msg_1");
         drop(rx);

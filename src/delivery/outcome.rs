@@ -48,6 +48,7 @@ mod tests {
             duration_ms: 5,
             status_code: status,
             response_body: None,
+            response_body_lossy: false,
             error_class: None,
             error_message: None,
             request_headers: json!({}),

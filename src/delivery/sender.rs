@@ -1,10 +1,10 @@
 //! One HTTP attempt: sign, POST, time it, keep a capped response, and say
 //! precisely what went wrong.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::settings::Settings;
@@ -21,13 +21,14 @@ pub struct Sender {
 
 /// What to send.
 #[derive(Debug, Clone)]
-pub struct AttemptRequest {
-    pub delivery_id: String,
-    pub url: String,
-    pub body: String,
+pub struct AttemptRequest<'a> {
+    pub delivery_id: &'a str,
+    pub url: &'a str,
+    pub body: Bytes,
     /// Signing keys: the current secret first, then a rotated-out one still valid.
-    pub keys: Vec<Vec<u8>>,
-    pub headers: BTreeMap<String, String>,
+    pub keys: Vec<&'a [u8]>,
+    /// Custom headers, names lower-cased.
+    pub headers: &'a [(String, String)],
 }
 
 /// What happened.
@@ -37,6 +38,9 @@ pub struct AttemptResult {
     pub duration_ms: i64,
     pub status_code: Option<u16>,
     pub response_body: Option<String>,
+    /// Whether bytes of the response that are not storable text (invalid
+    /// UTF-8, NUL) were replaced with U+FFFD.
+    pub response_body_lossy: bool,
     /// `timeout`, `connect`, `dns`, `tls`, `ssrf`, `http_status`, `invalid_url`, `body`.
     pub error_class: Option<String>,
     pub error_message: Option<String>,
@@ -68,14 +72,13 @@ impl Sender {
         Sender { client, targets, max_response_bytes: settings.max_response_bytes }
     }
 
-    pub async fn send(&self, req: &AttemptRequest, now_ms: i64) -> AttemptResult {
+    pub async fn send(&self, req: &AttemptRequest<'_>, now_ms: i64) -> AttemptResult {
         let timestamp = now_ms / 1000;
-        let signature = signature::signature_header(&req.keys, &req.delivery_id, timestamp, req.body.as_bytes());
-        let mut headers: Vec<(String, String)> =
-            req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        let signature = signature::signature_header(&req.keys, req.delivery_id, timestamp, &req.body);
+        let mut headers: Vec<(String, String)> = req.headers.to_vec();
         headers.push(("content-type".into(), "application/json".into()));
         headers.push(("user-agent".into(), USER_AGENT.into()));
-        headers.push(("webhook-id".into(), req.delivery_id.clone()));
+        headers.push(("webhook-id".into(), req.delivery_id.to_string()));
         headers.push(("webhook-timestamp".into(), timestamp.to_string()));
         headers.push(("webhook-signature".into(), signature));
         let request_headers = Value::Object(
@@ -94,19 +97,20 @@ impl Sender {
             duration_ms: started.elapsed().as_millis() as i64,
             status_code: None,
             response_body: None,
+            response_body_lossy: false,
             error_class: Some(class.to_string()),
-            error_message: Some(message),
+            error_message: Some(crate::store::text::storable(&message).into_owned()),
             request_headers: request_headers.clone(),
             retry_after_ms: None,
         };
 
-        if let Err(reason) = self.targets.check_url(&req.url) {
+        if let Err(reason) = self.targets.check_url(req.url) {
             // Refusals of private targets all carry the hint naming the allowlist.
             let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
             return fail(class, reason, started);
         }
 
-        let mut builder = self.client.post(&req.url).body(req.body.clone());
+        let mut builder = self.client.post(req.url).body(req.body.clone());
         for (k, v) in &headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
@@ -148,12 +152,22 @@ impl Sender {
                 }
             }
         }
-        let mut text = String::from_utf8_lossy(&body).into_owned();
+        if truncated {
+            // The cap may have cut a character in two: drop its first half rather than call the text invalid.
+            if let Err(e) = std::str::from_utf8(&body) {
+                if e.error_len().is_none() {
+                    body.truncate(e.valid_up_to());
+                }
+            }
+        }
+        let (mut text, lossy) = crate::store::text::from_bytes(&body);
         if truncated {
             text.push_str("\n[truncated]");
         }
         let (error_class, error_message) = match body_error {
-            Some((class, msg)) if (200..300).contains(&status) => (Some(class.to_string()), Some(msg)),
+            Some((class, msg)) if (200..300).contains(&status) => {
+                (Some(class.to_string()), Some(crate::store::text::storable(&msg).into_owned()))
+            }
             _ if !(200..300).contains(&status) => {
                 (Some("http_status".to_string()), Some(format!("receiver answered HTTP {status}")))
             }
@@ -164,6 +178,7 @@ impl Sender {
             duration_ms: started.elapsed().as_millis() as i64,
             status_code: Some(status),
             response_body: Some(text),
+            response_body_lossy: lossy,
             error_class,
             error_message,
             request_headers,

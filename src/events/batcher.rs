@@ -10,10 +10,12 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::ingest::NewDelivery;
+use super::ingest::{store_events, NewDelivery};
 use crate::delivery::dispatch::{Dispatcher, DispatcherSlot, HotDelivery};
+use crate::due::Lease;
 use crate::signals::{Signal, Signals};
 use crate::store::Db;
 use crate::webhooks::Accepted;
@@ -29,10 +31,16 @@ pub(crate) struct PendingEvent {
     pub event_type: String,
     pub data: String,
     pub key: Option<String>,
-    /// The request body every delivery of this event sends.
-    pub body: Arc<str>,
+    /// The request body every delivery of this event sends (JSON text).
+    pub body: Bytes,
     pub deliveries: Vec<NewDelivery>,
     pub now: i64,
+}
+
+impl PendingEvent {
+    pub fn body_text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("request bodies are built from JSON text")
+    }
 }
 
 type Job = (PendingEvent, oneshot::Sender<Result<()>>);
@@ -84,7 +92,7 @@ async fn run(db: Db, slot: DispatcherSlot, wake: Waker, mut rx: mpsc::Receiver<J
         }
         let (owner, lease_ms) = dispatcher.as_ref().map(|d| (d.owner.as_str(), d.lease_ms)).unwrap_or(("", 0));
         let mut stored = Vec::with_capacity(events.len());
-        if events.len() > 1 && db.insert_events(&events, owner, lease_ms).await.is_ok() {
+        if events.len() > 1 && store_events(&db, &events, owner, lease_ms).await.is_ok() {
             for (event, reply) in events.into_iter().zip(replies) {
                 let _ = reply.send(Ok(()));
                 stored.push(event);
@@ -93,7 +101,7 @@ async fn run(db: Db, slot: DispatcherSlot, wake: Waker, mut rx: mpsc::Receiver<J
             // Alone, or the shared transaction failed (say, one duplicate id): commit
             // each event on its own so one bad event cannot fail the others.
             for (event, reply) in events.into_iter().zip(replies) {
-                let result = db.insert_events(std::slice::from_ref(&event), owner, lease_ms).await;
+                let result = store_events(&db, std::slice::from_ref(&event), owner, lease_ms).await;
                 if result.is_ok() {
                     stored.push(event);
                 } else if let Some(d) = &dispatcher {
@@ -114,7 +122,12 @@ fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Waker, stored: Vec<PendingE
     for e in stored {
         for d in e.deliveries {
             if d.leased {
-                hot.push(HotDelivery { id: d.id, webhook_id: d.webhook_id, payload: e.body.clone() });
+                hot.push(HotDelivery {
+                    lease: Lease { id: d.due_id, fence: 1 },
+                    id: d.id,
+                    webhook_id: d.webhook_id,
+                    payload: e.body.clone(),
+                });
             } else {
                 queued = true;
             }

@@ -3,33 +3,26 @@
 //! worker. A crash before the commit loses nothing the caller was told was
 //! accepted; after it, the worker finds every delivery.
 
-use serde::Deserialize;
+use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::auth::{Action, Authorize, Principal};
 use crate::clock::rfc3339;
-use crate::due::KIND_DELIVERY;
-use crate::events::catalog;
+use crate::due::{self, kinds, NewDue};
+use crate::events::{catalog, store as event_store};
 use crate::ids::new_id;
-use crate::store::{batch, with_pool, Db};
-use crate::webhooks::store::WebhookRow;
-use crate::webhooks::{Accepted, EventType};
-use crate::{Error, Result, Services};
+use crate::store::Db;
+use crate::webhooks::{Accepted, EventType, PublishInput};
+use crate::{delivery, Error, Result, Services};
 
 use super::batcher::{IngestBatcher, PendingEvent};
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublishInput {
-    pub id: Option<String>,
-    #[serde(rename = "type")]
-    pub event_type: Option<String>,
-    pub data: Option<Value>,
-}
 
 /// One delivery to create with its event.
 #[derive(Debug, Clone)]
 pub(crate) struct NewDelivery {
     pub id: String,
+    /// Its row in the due-work queue.
+    pub due_id: String,
     pub webhook_id: String,
     pub max_attempts: i64,
     /// A worker slot was reserved: the due-work row is written leased to the
@@ -40,45 +33,18 @@ pub(crate) struct NewDelivery {
 impl Services {
     /// Makes sure the built-in event types are in the catalog table.
     pub async fn seed_event_types(&self) -> Result<()> {
-        let now = self.now_ms();
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for e in catalog::BUILTIN_EVENTS {
-                sqlx::query(
-                    "INSERT INTO event_types (name, description, schema, example, strict, builtin, created_at)
-                     VALUES ($1, $2, $3, $4, FALSE, TRUE, $5)
-                     ON CONFLICT (name) DO UPDATE SET description = excluded.description,
-                        schema = excluded.schema, example = excluded.example, builtin = TRUE")
-                    .bind(e.name).bind(e.description)
-                    .bind(catalog::schema_for(e.entity).to_string())
-                    .bind(catalog::example_for(e.entity).to_string())
-                    .bind(now)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+        self.db.seed_event_types(self.now_ms()).await
     }
 
-    pub async fn event_types(&self) -> Result<Vec<EventType>> {
-        let rows = with_pool!(&self.db, pool => sqlx::query_as::<_, (String, String, String, String, bool, bool)>(
-            "SELECT name, description, schema, example, strict, builtin FROM event_types ORDER BY name")
-            .fetch_all(pool).await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, description, schema, example, strict, builtin)| EventType {
-                name,
-                description,
-                schema: serde_json::from_str(&schema).unwrap_or(Value::Null),
-                example: serde_json::from_str(&example).unwrap_or(Value::Null),
-                strict,
-                builtin,
-            })
-            .collect())
+    /// The event catalog.
+    pub async fn event_types(&self, caller: &Principal) -> Result<Vec<EventType>> {
+        caller.require(Action::ReadEventTypes)?;
+        self.db.event_types().await
     }
 
     /// Registers (or updates) a custom event type. Built-in types cannot be changed.
-    pub async fn register_event_type(&self, t: EventType) -> Result<EventType> {
+    pub async fn register_event_type(&self, caller: &Principal, t: EventType) -> Result<EventType> {
+        caller.require(Action::ManageEventTypes)?;
         let mut v = crate::error::Validator::new();
         v.check(
             catalog::valid_event_name(&t.name),
@@ -97,15 +63,7 @@ impl Services {
         if builtin {
             return Err(Error::Conflict(format!("{} is a built-in event type", t.name)));
         }
-        let now = self.now_ms();
-        with_pool!(&self.db, pool => sqlx::query(
-            "INSERT INTO event_types (name, description, schema, example, strict, builtin, created_at)
-             VALUES ($1, $2, $3, $4, $5, FALSE, $6)
-             ON CONFLICT (name) DO UPDATE SET description = excluded.description, schema = excluded.schema,
-                example = excluded.example, strict = excluded.strict")
-            .bind(&t.name).bind(t.description.trim()).bind(t.schema.to_string()).bind(t.example.to_string())
-            .bind(t.strict).bind(now)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+        self.db.upsert_event_type(&t, self.now_ms()).await?;
         Ok(EventType { builtin: false, ..t })
     }
 
@@ -114,14 +72,18 @@ impl Services {
         if catalog::BUILTIN_EVENTS.iter().any(|e| e.name == name) {
             return Ok(Some(None));
         }
-        let row = with_pool!(&self.db, pool => sqlx::query_as::<_, (bool, String)>(
-            "SELECT strict, schema FROM event_types WHERE name = $1")
-            .bind(name).fetch_optional(pool).await)?;
+        let row = self.db.event_type_schema(name).await?;
         Ok(row.map(|(strict, schema)| strict.then(|| serde_json::from_str(&schema).unwrap_or(Value::Null))))
     }
 
     /// `POST /events`.
-    pub async fn publish(&self, input: PublishInput, idempotency_key: Option<String>) -> Result<Accepted> {
+    pub async fn publish(
+        &self,
+        caller: &Principal,
+        input: PublishInput,
+        idempotency_key: Option<String>,
+    ) -> Result<Accepted> {
+        caller.require(Action::PublishEvents)?;
         let mut v = crate::error::Validator::new();
         let event_type = input.event_type.unwrap_or_default();
         if event_type.is_empty() {
@@ -164,17 +126,17 @@ impl Services {
             }
         }
 
-        let all = self.webhook_cache.subscribers(&self.db, &event_type).await?;
-        let subscribers: Vec<&WebhookRow> =
-            all.iter().map(|w| w.as_ref()).filter(|w| crate::webhooks::service::matches_filter(w, &data)).collect();
+        let subscribers = self.webhook_cache.subscribers(&self.db, &self.master_key, &event_type).await?;
         let event_id = input.id.clone().unwrap_or_else(|| new_id("evt"));
         let body = request_body(&event_type, now, &data);
         let deliveries: Vec<NewDelivery> = subscribers
             .iter()
+            .filter(|w| w.matches(&data))
             .map(|w| NewDelivery {
                 id: new_id("msg"),
-                webhook_id: w.id.clone(),
-                max_attempts: crate::delivery::worker::retry_policy(w).max_attempts as i64,
+                due_id: new_id("due"),
+                webhook_id: w.row.id.clone(),
+                max_attempts: w.policy.max_attempts as i64,
                 leased: false,
             })
             .collect();
@@ -185,7 +147,7 @@ impl Services {
             event_type: event_type.clone(),
             data: data_text,
             key: key.clone(),
-            body: body.into(),
+            body: Bytes::from(body),
             deliveries,
             now,
         };
@@ -236,60 +198,53 @@ pub fn schema_errors(schema: &Value, data: &Value) -> Vec<(String, String)> {
     }
 }
 
-impl Db {
-    async fn event_by_idempotency_key(&self, key: &str, since: i64) -> Result<Option<Accepted>> {
-        let row = with_pool!(self, pool => sqlx::query_as::<_, (String, i64, i64)>(
-            "SELECT id, deliveries, workflow_executions FROM events WHERE idempotency_key = $1 AND created_at >= $2")
-            .bind(key).bind(since).fetch_optional(pool).await)?;
-        Ok(row.map(|(id, deliveries, workflow_executions)| Accepted { id, deliveries, workflow_executions }))
-    }
-
-    /// Stores events with their deliveries and due work, all in one transaction,
-    /// with multi-row statements. Leased deliveries' due work is written held by
-    /// `lease_owner` for `lease_ms`.
-    pub(crate) async fn insert_events(&self, events: &[PendingEvent], lease_owner: &str, lease_ms: i64) -> Result<()> {
-        let deliveries: Vec<(&PendingEvent, &NewDelivery)> =
-            events.iter().flat_map(|e| e.deliveries.iter().map(move |d| (e, d))).collect();
-        let _turn = self.write_turn().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in batch::chunks(events) {
-                let sql = format!(
-                    "INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at) VALUES {}",
-                    batch::values(self.backend(), chunk.len(), 7));
-                let mut q = sqlx::query(&sql);
-                for e in chunk {
-                    q = q.bind(&e.accepted.id).bind(&e.event_type).bind(&e.data).bind(&e.key)
-                        .bind(e.accepted.deliveries).bind(e.accepted.workflow_executions).bind(e.now);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            for chunk in batch::chunks(&deliveries) {
-                let sql = format!(
-                    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, max_attempts, created_at,
-                        updated_at, next_retry_at, status, attempt) SELECT column1, column2, column3, column4, column5,
-                        column6, column7, column7, column7, 'pending', 0 FROM (VALUES {}) AS v",
-                    batch::values(self.backend(), chunk.len(), 7));
-                let mut q = sqlx::query(&sql);
-                for (e, d) in chunk {
-                    q = q.bind(&d.id).bind(&d.webhook_id).bind(&e.accepted.id).bind(&e.event_type).bind(&*e.body)
-                        .bind(d.max_attempts).bind(e.now);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            for chunk in batch::chunks(&deliveries) {
-                let sql = format!(
-                    "INSERT INTO due_work (id, kind, partition_key, due_at, lease_owner, lease_expires_at) VALUES {}",
-                    batch::values(self.backend(), chunk.len(), 6));
-                let mut q = sqlx::query(&sql);
-                for (e, d) in chunk {
-                    let (owner, until) = if d.leased { (Some(lease_owner), Some(e.now + lease_ms)) } else { (None, None) };
-                    q = q.bind(&d.id).bind(KIND_DELIVERY).bind(&d.webhook_id).bind(e.now).bind(owner).bind(until);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
-    }
+/// Stores events with their deliveries and due work, all in one
+/// transaction, with multi-row statements. Leased deliveries' due work is
+/// written held by `lease_owner` for `lease_ms`.
+pub(crate) async fn store_events(db: &Db, events: &[PendingEvent], lease_owner: &str, lease_ms: i64) -> Result<()> {
+    let rows: Vec<event_store::NewEvent> = events
+        .iter()
+        .map(|e| event_store::NewEvent {
+            id: &e.accepted.id,
+            event_type: &e.event_type,
+            data: &e.data,
+            body: e.body_text(),
+            idempotency_key: e.key.as_deref(),
+            deliveries: e.accepted.deliveries,
+            workflow_executions: e.accepted.workflow_executions,
+            created_at: e.now,
+        })
+        .collect();
+    let deliveries: Vec<delivery::store::NewDeliveryRow> = events
+        .iter()
+        .flat_map(|e| {
+            e.deliveries.iter().map(move |d| delivery::store::NewDeliveryRow {
+                id: &d.id,
+                webhook_id: &d.webhook_id,
+                event_id: &e.accepted.id,
+                event: &e.event_type,
+                max_attempts: d.max_attempts,
+                created_at: e.now,
+            })
+        })
+        .collect();
+    let due_rows: Vec<NewDue> = events
+        .iter()
+        .flat_map(|e| {
+            e.deliveries.iter().map(move |d| NewDue {
+                id: &d.due_id,
+                kind: kinds::DELIVERY,
+                subject_id: &d.id,
+                partition_key: &d.webhook_id,
+                available_at: if d.leased { e.now + lease_ms } else { e.now },
+                lease_owner: d.leased.then_some(lease_owner),
+            })
+        })
+        .collect();
+    let now = events.first().map(|e| e.now).unwrap_or_default();
+    let mut tx = db.begin().await?;
+    event_store::insert(&mut tx, &rows).await?;
+    delivery::store::insert(&mut tx, &deliveries).await?;
+    due::store::insert(&mut tx, &due_rows, now).await?;
+    tx.commit().await
 }

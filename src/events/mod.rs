@@ -3,3 +3,4 @@
 pub(crate) mod batcher;
 pub mod catalog;
 pub mod ingest;
+pub mod store;

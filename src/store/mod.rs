@@ -17,6 +17,7 @@ use crate::{Error, Result};
 mod api_keys;
 pub mod batch;
 mod sessions;
+pub mod text;
 mod users;
 
 pub use api_keys::ApiKeyRow;
@@ -46,6 +47,54 @@ macro_rules! with_pool {
     };
 }
 pub use with_pool;
+
+/// A transaction on whichever database [`Db`] is. Store functions that must
+/// commit together with others (an event, its deliveries and their due work)
+/// take `&mut Tx`; the caller opens it with [`Db::begin`] and commits it.
+pub enum Tx {
+    /// Holds this process's SQLite write turn until it ends.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the concrete connection of the
+/// transaction `$tx` (use `&mut **$conn` as the executor).
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite($conn, _) => $body,
+            $crate::store::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+pub use with_tx;
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(..) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx, _turn) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Ends the transaction writing nothing (dropping it does the same).
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx, _turn) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -102,6 +151,17 @@ impl Db {
             Db::Sqlite(_, gate) => Some(gate.clone().lock_owned().await),
             Db::Postgres(_) => None,
         }
+    }
+
+    /// Opens a write transaction (on SQLite, after waiting for this process's write turn).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(pool, gate) => {
+                let turn = gate.clone().lock_owned().await;
+                Tx::Sqlite(pool.begin().await?, turn)
+            }
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
     }
 
     /// Applies the migrations of this database's folder under `migrations/`.

@@ -1,20 +1,27 @@
-//! Webhooks as the hot paths read them: who subscribes to an event type at
-//! ingest, and a webhook's URL, secret and policy at delivery. Both are read
-//! thousands of times a second and change a few times a day, so they are kept
-//! in memory for a short time.
+//! Webhooks as the hot paths read them, prepared once: who subscribes to an
+//! event type (with the payload filter parsed) at ingest, and a webhook's
+//! URL, decrypted signing keys, headers and retry policy at delivery. Both
+//! are read thousands of times a second and change a few times a day.
 //!
 //! Invariants:
 //! - The database stays the truth. Every change made through this process
 //!   clears the cache at once; changes made by another instance are seen
-//!   within [`TTL`].
+//!   within [`TTL`] (at once with Redis, which relays the clear).
 //! - A load that raced a change is not stored: each entry remembers the
 //!   generation it was loaded in, and a clear bumps the generation.
+//! - A stored filter that does not parse matches nothing (and says so in the
+//!   log): a broken filter never turns into "deliver everything".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::store::WebhookRow;
+use crate::condition::ConditionGroup;
+use crate::crypto::MasterKey;
+use crate::retry::RetryPolicy;
 use crate::store::Db;
 use crate::Result;
 
@@ -24,7 +31,80 @@ pub const TTL: Duration = Duration::from_secs(1);
 /// Event types whose subscriber lists are kept at most (beyond that the cache starts over).
 const MAX_ENTRIES: usize = 10_000;
 
-pub type Subscribers = Arc<Vec<Arc<WebhookRow>>>;
+/// A webhook with everything a delivery needs already parsed and decrypted.
+#[derive(Debug)]
+pub struct PreparedWebhook {
+    pub row: WebhookRow,
+    pub policy: RetryPolicy,
+    /// Custom headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    filter: Filter,
+    keys: std::result::Result<Vec<SigningKey>, String>,
+}
+
+#[derive(Debug)]
+enum Filter {
+    None,
+    Group(ConditionGroup),
+    Broken,
+}
+
+#[derive(Debug)]
+struct SigningKey {
+    bytes: Vec<u8>,
+    /// A rotated-out secret signs alongside the new one until then.
+    until: Option<i64>,
+}
+
+impl PreparedWebhook {
+    pub fn prepare(row: WebhookRow, master: &MasterKey) -> Self {
+        let filter = match row.filter.as_deref().map(serde_json::from_str::<ConditionGroup>) {
+            None => Filter::None,
+            Some(Ok(g)) => Filter::Group(g),
+            Some(Err(e)) => {
+                tracing::error!(webhook = %row.id, error = %e, "the stored payload filter does not parse; the webhook gets no events until it is fixed");
+                Filter::Broken
+            }
+        };
+        let policy = row.retry_policy.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+        let headers = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&row.headers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        let keys = signing_keys(&row, master);
+        PreparedWebhook { row, policy, headers, filter, keys }
+    }
+
+    /// Whether `data` passes the payload filter (no filter: everything does; a broken one: nothing).
+    pub fn matches(&self, data: &Value) -> bool {
+        match &self.filter {
+            Filter::None => true,
+            Filter::Group(g) => g.evaluate(data),
+            Filter::Broken => false,
+        }
+    }
+
+    /// The keys that sign at `now`: the current secret first, then a rotated-out one still valid.
+    pub fn keys_at(&self, now: i64) -> std::result::Result<Vec<&[u8]>, String> {
+        let keys = self.keys.as_ref().map_err(Clone::clone)?;
+        Ok(keys.iter().filter(|k| k.until.is_none_or(|t| t > now)).map(|k| k.bytes.as_slice()).collect())
+    }
+}
+
+fn signing_keys(w: &WebhookRow, master: &MasterKey) -> std::result::Result<Vec<SigningKey>, String> {
+    let open = |sealed: &str| -> std::result::Result<Vec<u8>, String> {
+        let secret = master.open(sealed).map_err(|e| e.to_string())?;
+        crate::signature::decode_secret(&secret).map_err(|e| e.to_string())
+    };
+    let mut keys = vec![SigningKey { bytes: open(&w.secret_sealed)?, until: None }];
+    if let (Some(prev), Some(until)) = (&w.previous_secret_sealed, w.previous_secret_expires_at) {
+        keys.push(SigningKey { bytes: open(prev)?, until: Some(until) });
+    }
+    Ok(keys)
+}
+
+pub type Subscribers = Arc<Vec<Arc<PreparedWebhook>>>;
 
 #[derive(Default)]
 pub struct WebhookCache {
@@ -35,7 +115,7 @@ pub struct WebhookCache {
 struct Inner {
     generation: u64,
     by_event: HashMap<String, (Instant, Subscribers)>,
-    by_id: HashMap<String, (Instant, Option<Arc<WebhookRow>>)>,
+    by_id: HashMap<String, (Instant, Option<Arc<PreparedWebhook>>)>,
 }
 
 impl WebhookCache {
@@ -48,7 +128,7 @@ impl WebhookCache {
     }
 
     /// Active webhooks subscribed to `event_type`.
-    pub async fn subscribers(&self, db: &Db, event_type: &str) -> Result<Subscribers> {
+    pub async fn subscribers(&self, db: &Db, master: &MasterKey, event_type: &str) -> Result<Subscribers> {
         let generation = {
             let inner = self.inner.lock().expect("webhook cache lock");
             if let Some((at, subs)) = inner.by_event.get(event_type) {
@@ -58,7 +138,9 @@ impl WebhookCache {
             }
             inner.generation
         };
-        let subs: Subscribers = Arc::new(db.subscribers(event_type).await?.into_iter().map(Arc::new).collect());
+        let rows = db.subscribers(event_type).await?;
+        let subs: Subscribers =
+            Arc::new(rows.into_iter().map(|r| Arc::new(PreparedWebhook::prepare(r, master))).collect());
         let mut inner = self.inner.lock().expect("webhook cache lock");
         if inner.generation == generation {
             if inner.by_event.len() >= MAX_ENTRIES {
@@ -70,7 +152,7 @@ impl WebhookCache {
     }
 
     /// One webhook by id, active or not; `None` when it does not exist.
-    pub async fn webhook(&self, db: &Db, id: &str) -> Result<Option<Arc<WebhookRow>>> {
+    pub async fn webhook(&self, db: &Db, master: &MasterKey, id: &str) -> Result<Option<Arc<PreparedWebhook>>> {
         let generation = {
             let inner = self.inner.lock().expect("webhook cache lock");
             if let Some((at, w)) = inner.by_id.get(id) {
@@ -80,7 +162,7 @@ impl WebhookCache {
             }
             inner.generation
         };
-        let w = db.webhook(id).await?.map(Arc::new);
+        let w = db.webhook(id).await?.map(|r| Arc::new(PreparedWebhook::prepare(r, master)));
         let mut inner = self.inner.lock().expect("webhook cache lock");
         if inner.generation == generation {
             if inner.by_id.len() >= MAX_ENTRIES {
@@ -98,38 +180,66 @@ mod tests {
     use crate::testing::TestDb;
     use crate::webhooks::store::tests_support::row;
 
+    fn key() -> MasterKey {
+        MasterKey::from_base64(&MasterKey::generate_encoded()).unwrap()
+    }
+
+    fn sealed_row(id: &str, master: &MasterKey) -> WebhookRow {
+        WebhookRow { secret_sealed: master.seal(&crate::signature::generate_secret()), ..row(id) }
+    }
+
     #[tokio::test]
     async fn serves_from_memory_until_cleared() {
         let t = TestDb::sqlite().await;
         let db = t.services().await.unwrap().db;
+        let m = key();
         let cache = WebhookCache::default();
-        db.insert_webhook(&row("wh_a"), &["invoice.paid".into()]).await.unwrap();
-        assert_eq!(cache.subscribers(&db, "invoice.paid").await.unwrap().len(), 1);
-        assert!(cache.webhook(&db, "wh_a").await.unwrap().is_some());
+        db.insert_webhook(&sealed_row("wh_a", &m), &["invoice.paid".into()]).await.unwrap();
+        assert_eq!(cache.subscribers(&db, &m, "invoice.paid").await.unwrap().len(), 1);
+        assert!(cache.webhook(&db, &m, "wh_a").await.unwrap().is_some());
 
         // A change behind the cache's back is not seen until it is cleared (or the TTL passes)…
-        db.insert_webhook(&row("wh_b"), &["invoice.paid".into()]).await.unwrap();
+        db.insert_webhook(&sealed_row("wh_b", &m), &["invoice.paid".into()]).await.unwrap();
         assert!(db.delete_webhook("wh_a").await.unwrap());
-        assert_eq!(cache.subscribers(&db, "invoice.paid").await.unwrap().len(), 1);
-        assert!(cache.webhook(&db, "wh_a").await.unwrap().is_some());
+        assert_eq!(cache.subscribers(&db, &m, "invoice.paid").await.unwrap().len(), 1);
+        assert!(cache.webhook(&db, &m, "wh_a").await.unwrap().is_some());
 
         // …and is after a clear.
         cache.clear();
-        let subs = cache.subscribers(&db, "invoice.paid").await.unwrap();
-        assert_eq!(subs.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), vec!["wh_b"]);
-        assert!(cache.webhook(&db, "wh_a").await.unwrap().is_none());
-        t.cleanup().await;
+        let subs = cache.subscribers(&db, &m, "invoice.paid").await.unwrap();
+        assert_eq!(subs.iter().map(|w| w.row.id.as_str()).collect::<Vec<_>>(), vec!["wh_b"]);
+        assert!(cache.webhook(&db, &m, "wh_a").await.unwrap().is_none());
     }
 
     #[tokio::test]
     async fn expires_after_the_ttl() {
         let t = TestDb::sqlite().await;
         let db = t.services().await.unwrap().db;
+        let m = key();
         let cache = WebhookCache::default();
-        assert!(cache.subscribers(&db, "invoice.paid").await.unwrap().is_empty());
-        db.insert_webhook(&row("wh_a"), &["invoice.paid".into()]).await.unwrap();
+        assert!(cache.subscribers(&db, &m, "invoice.paid").await.unwrap().is_empty());
+        db.insert_webhook(&sealed_row("wh_a", &m), &["invoice.paid".into()]).await.unwrap();
         tokio::time::sleep(TTL + Duration::from_millis(50)).await;
-        assert_eq!(cache.subscribers(&db, "invoice.paid").await.unwrap().len(), 1);
-        t.cleanup().await;
+        assert_eq!(cache.subscribers(&db, &m, "invoice.paid").await.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_broken_filter_matches_nothing_and_rotated_keys_expire() {
+        let m = key();
+        let broken = WebhookRow { filter: Some("{not json".into()), ..sealed_row("wh_x", &m) };
+        assert!(!PreparedWebhook::prepare(broken, &m).matches(&serde_json::json!({})));
+        let none = PreparedWebhook::prepare(sealed_row("wh_y", &m), &m);
+        assert!(none.matches(&serde_json::json!({"any": 1})));
+
+        let rotated = WebhookRow {
+            previous_secret_sealed: Some(m.seal(&crate::signature::generate_secret())),
+            previous_secret_expires_at: Some(1_000),
+            ..sealed_row("wh_z", &m)
+        };
+        let p = PreparedWebhook::prepare(rotated, &m);
+        assert_eq!(p.keys_at(999).unwrap().len(), 2);
+        assert_eq!(p.keys_at(1_000).unwrap().len(), 1);
+        let undecryptable = WebhookRow { secret_sealed: "garbage".into(), ..row("wh_g") };
+        assert!(PreparedWebhook::prepare(undecryptable, &m).keys_at(0).is_err());
     }
 }

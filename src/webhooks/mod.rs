@@ -1,8 +1,7 @@
 //! Webhook subscriptions, their deliveries and statistics.
 
 pub mod cache;
-pub mod model;
 pub mod service;
 pub mod store;
 
-pub use model::*;
+pub use wire::webhooks::*;

@@ -4,16 +4,18 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::model::*;
-use super::store::{AttemptRow, DeliveryFilter, DeliveryRow, WebhookRow};
+use super::cache::PreparedWebhook;
+use super::store::WebhookRow;
+use super::*;
+use crate::auth::{Action, Authorize, Principal};
 use crate::clock::rfc3339;
-use crate::condition::ConditionGroup;
+use crate::delivery::attempt::{self, Completion};
 use crate::delivery::outcome::decide;
-use crate::delivery::worker::{attempt_request, retry_policy, Completion};
-use crate::due::KIND_DELIVERY;
+use crate::delivery::store::{self as deliveries, AttemptRow, DeliveryFilter, DeliveryRow, NewDeliveryRow};
+use crate::due::{self, kinds, NewDue};
 use crate::error::Validator;
+use crate::events::store as event_store;
 use crate::ids::new_id;
-use crate::store::with_pool;
 use crate::{signature, Error, Result, Services};
 
 const MAX_EVENTS: usize = 100;
@@ -30,14 +32,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "connection",
 ];
-
-/// Whether `data` passes the webhook's payload filter (no filter: everything does).
-pub fn matches_filter(w: &WebhookRow, data: &Value) -> bool {
-    match w.filter.as_deref().map(serde_json::from_str::<ConditionGroup>) {
-        Some(Ok(group)) => group.evaluate(data),
-        Some(Err(_)) | None => true,
-    }
-}
 
 fn status_of(w: &WebhookRow) -> &'static str {
     match (w.active, w.disabled_reason.as_deref(), w.failing_since) {
@@ -65,7 +59,7 @@ impl Services {
             status: status_of(w).to_string(),
             disabled_reason: w.disabled_reason.clone(),
             filter: w.filter.as_deref().and_then(|f| serde_json::from_str(f).ok()),
-            retry_policy: retry_policy(w),
+            retry_policy: w.retry_policy.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default(),
             rate_limit: w.rate_limit.map(|r| r as u32),
             headers: serde_json::from_str(&w.headers).unwrap_or_default(),
             failing_since: opt_time(w.failing_since),
@@ -82,7 +76,13 @@ impl Services {
     }
 
     /// Checks input and applies it to `row` (a new or an existing webhook).
-    async fn apply_input(&self, row: &mut WebhookRow, input: WebhookInput, creating: bool) -> Result<Vec<String>> {
+    /// Returns the subscribed events and whether the input switches the webhook on or off.
+    async fn apply_input(
+        &self,
+        row: &mut WebhookRow,
+        input: WebhookInput,
+        creating: bool,
+    ) -> Result<(Vec<String>, Option<bool>)> {
         let mut v = Validator::new();
         if let Some(name) = &input.name {
             let name = name.trim();
@@ -101,7 +101,7 @@ impl Services {
         }
         let mut events: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
         if let Some(list) = input.events {
-            let known = self.event_types().await?;
+            let known = self.db.event_types().await?;
             let mut cleaned: Vec<String> = Vec::new();
             for (i, e) in list.iter().enumerate() {
                 let e = e.trim();
@@ -117,34 +117,18 @@ impl Services {
         } else if creating {
             v.push("events", "is required: subscribe to at least one event");
         }
-        if let Some(active) = input.active {
-            if active && !row.active {
-                // Re-enabled by a person: forget the failure streak.
-                row.disabled_reason = None;
-                row.failing_since = None;
-            }
-            row.active = active;
-            if !active && row.disabled_reason.is_none() && !creating {
-                row.disabled_reason = Some("manual".into());
-            }
+        if creating {
+            row.active = input.active.unwrap_or(true);
         }
         if let Some(filter) = input.filter {
             if let Some(f) = &filter {
-                if let Err(Error::Validation(errs)) = f.validate("filter") {
-                    for e in errs {
-                        v.push(e.field, e.message);
-                    }
-                }
+                v.merge(f.validate("filter"));
             }
             row.filter = filter.map(|f| serde_json::to_string(&f).expect("serialisable"));
         }
         if let Some(policy) = input.retry_policy {
             if let Some(p) = &policy {
-                if let Err(Error::Validation(errs)) = p.validate() {
-                    for e in errs {
-                        v.push(e.field, e.message);
-                    }
-                }
+                v.merge(p.validate());
             }
             row.retry_policy = policy.map(|p| serde_json::to_string(&p).expect("serialisable"));
         }
@@ -181,46 +165,54 @@ impl Services {
         }
         v.finish()?;
         row.events = serde_json::to_string(&events).expect("serialisable");
-        Ok(events)
+        Ok((events, input.active))
     }
 
-    pub async fn create_webhook(&self, input: WebhookInput) -> Result<Webhook> {
+    pub async fn create_webhook(&self, caller: &Principal, input: WebhookInput) -> Result<Webhook> {
+        caller.require(Action::ManageWebhooks)?;
         let now = self.now_ms();
         let mut row = WebhookRow::new(new_id("wh"), self.master_key.seal(&signature::generate_secret()), now);
-        let events = self.apply_input(&mut row, input, true).await?;
+        let (events, _) = self.apply_input(&mut row, input, true).await?;
         self.db.insert_webhook(&row, &events).await?;
         self.webhooks_changed();
         self.events_changed();
-        self.to_webhook(&row, true)
+        self.to_webhook(&row, caller.may(Action::RevealSecrets))
     }
 
-    pub async fn update_webhook(&self, id: &str, input: WebhookInput) -> Result<Webhook> {
+    pub async fn update_webhook(&self, caller: &Principal, id: &str, input: WebhookInput) -> Result<Webhook> {
+        caller.require(Action::ManageWebhooks)?;
         let mut row = self.webhook_row(id).await?;
-        let events = self.apply_input(&mut row, input, false).await?;
+        let (events, set_active) = self.apply_input(&mut row, input, false).await?;
         row.updated_at = self.now_ms();
-        self.db.update_webhook(&row, &events).await?;
+        self.db.update_webhook(&row, &events, set_active).await?;
         self.webhooks_changed();
         self.events_changed();
+        // Read back: health fields are the database's, not this request's copy.
+        let row = self.webhook_row(id).await?;
         self.to_webhook(&row, false)
     }
 
-    pub async fn get_webhook(&self, id: &str, with_secret: bool) -> Result<Webhook> {
+    pub async fn get_webhook(&self, caller: &Principal, id: &str) -> Result<Webhook> {
+        caller.require(Action::ReadWebhooks)?;
         let row = self.webhook_row(id).await?;
-        self.to_webhook(&row, with_secret)
+        self.to_webhook(&row, caller.may(Action::RevealSecrets))
     }
 
-    pub async fn list_webhooks(&self, q: &ListQuery) -> Result<Page<Webhook>> {
+    pub async fn list_webhooks(&self, caller: &Principal, q: &ListQuery) -> Result<Page<Webhook>> {
+        caller.require(Action::ReadWebhooks)?;
         let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let (rows, total) = self.db.list_webhooks(search, q.offset(), q.limit() as i64).await?;
         let data = rows.iter().map(|r| self.to_webhook(r, false)).collect::<Result<Vec<_>>>()?;
         Ok(page(data, q, total))
     }
 
-    pub async fn unhealthy_webhooks(&self, limit: i64) -> Result<Vec<Webhook>> {
+    pub async fn unhealthy_webhooks(&self, caller: &Principal, limit: i64) -> Result<Vec<Webhook>> {
+        caller.require(Action::ReadWebhooks)?;
         self.db.unhealthy_webhooks(limit.clamp(1, 100)).await?.iter().map(|r| self.to_webhook(r, false)).collect()
     }
 
-    pub async fn delete_webhook(&self, id: &str) -> Result<()> {
+    pub async fn delete_webhook(&self, caller: &Principal, id: &str) -> Result<()> {
+        caller.require(Action::ManageWebhooks)?;
         if self.db.delete_webhook(id).await? {
             self.webhooks_changed();
             self.events_changed();
@@ -231,7 +223,8 @@ impl Services {
     }
 
     /// New secret; the old one keeps signing for the overlap period unless `revoke_now`.
-    pub async fn regenerate_secret(&self, id: &str, revoke_now: bool) -> Result<Webhook> {
+    pub async fn regenerate_secret(&self, caller: &Principal, id: &str, revoke_now: bool) -> Result<Webhook> {
+        caller.require(Action::RevealSecrets)?;
         let mut row = self.webhook_row(id).await?;
         let now = self.now_ms();
         if revoke_now {
@@ -243,49 +236,70 @@ impl Services {
         }
         row.secret_sealed = self.master_key.seal(&signature::generate_secret());
         row.updated_at = now;
-        let events: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
-        self.db.update_webhook(&row, &events).await?;
+        self.db.set_secrets(&row).await?;
         self.webhooks_changed();
         self.to_webhook(&row, true)
     }
 
     /// Sends `webhook.test` now and reports the attempt. The delivery is
     /// recorded like any other (and retried by the worker if it fails).
-    pub async fn test_webhook(&self, id: &str) -> Result<TestResult> {
-        let w = self.webhook_row(id).await?;
+    pub async fn test_webhook(&self, caller: &Principal, id: &str) -> Result<TestResult> {
+        caller.require(Action::TestWebhooks)?;
+        let row = self.webhook_row(id).await?;
+        let w = PreparedWebhook::prepare(row, &self.master_key);
         let now = self.now_ms();
-        let event_id = new_id("evt");
-        let delivery_id = new_id("msg");
+        let (event_id, delivery_id, due_id) = (new_id("evt"), new_id("msg"), new_id("due"));
         let data = serde_json::json!({
             "message": "This is a test event from Purple Cross",
-            "webhookId": w.id,
-            "webhookName": w.name,
+            "webhookId": w.row.id,
+            "webhookName": w.row.name,
         });
         let body = crate::events::ingest::request_body("webhook.test", now, &data);
-        let policy = retry_policy(&w);
-        let lease_owner = self.lease_owner("test");
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at)
-                         VALUES ($1, 'webhook.test', $2, NULL, 1, 0, $3)")
-                .bind(&event_id).bind(data.to_string()).bind(now).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
-                            max_attempts, created_at, updated_at)
-                         VALUES ($1, $2, $3, 'webhook.test', $4, 'pending', 0, $5, $6, $6)")
-                .bind(&delivery_id).bind(&w.id).bind(&event_id).bind(&body).bind(policy.max_attempts as i64).bind(now)
-                .execute(&mut *tx).await?;
-            // Leased to this request, so the worker leaves it alone unless we crash.
-            sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at, lease_owner, lease_expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&delivery_id).bind(KIND_DELIVERY).bind(&w.id).bind(now).bind(&lease_owner)
-                .bind(now + self.settings.worker.lease_ms)
-                .execute(&mut *tx).await?;
-            tx.commit().await
-        })?;
-        let req = attempt_request(self, &delivery_id, &body, &w, now)?;
-        let result = self.sender.send(&req, now).await;
+        let data_text = data.to_string();
+        // Leased to this request, so the runner leaves it alone unless we crash.
+        let owner = self.lease_owner("test");
+        let due_row = NewDue {
+            id: &due_id,
+            kind: kinds::DELIVERY,
+            subject_id: &delivery_id,
+            partition_key: &w.row.id,
+            available_at: now + self.settings.worker.lease_ms,
+            lease_owner: Some(&owner),
+        };
+        let mut tx = self.db.begin().await?;
+        event_store::insert(
+            &mut tx,
+            &[event_store::NewEvent {
+                id: &event_id,
+                event_type: "webhook.test",
+                data: &data_text,
+                body: &body,
+                idempotency_key: None,
+                deliveries: 1,
+                workflow_executions: 0,
+                created_at: now,
+            }],
+        )
+        .await?;
+        deliveries::insert(
+            &mut tx,
+            &[NewDeliveryRow {
+                id: &delivery_id,
+                webhook_id: &w.row.id,
+                event_id: &event_id,
+                event: "webhook.test",
+                max_attempts: w.policy.max_attempts as i64,
+                created_at: now,
+            }],
+        )
+        .await?;
+        due::store::insert(&mut tx, std::slice::from_ref(&due_row), now).await?;
+        tx.commit().await?;
+        let lease = due_row.lease().expect("created leased");
+
+        let result = attempt::send(self, &delivery_id, bytes::Bytes::from(body), &w, now).await;
         let finished = self.now_ms();
-        let decision = decide(&result, 1, &policy, finished, rand::random::<f64>());
+        let decision = decide(&result, 1, &w.policy, finished, rand::random::<f64>());
         let outcome = TestResult {
             delivery_id: delivery_id.clone(),
             success: result.succeeded(),
@@ -294,28 +308,34 @@ impl Services {
             response_body: result.response_body.clone(),
             error: result.error_message.clone(),
         };
-        self.db
-            .complete_deliveries(
-                &[Completion::Attempted {
-                    delivery_id,
-                    webhook_id: w.id.clone(),
-                    attempt: 1,
-                    result: Box::new(result),
-                    decision,
-                    webhook_name: w.name.clone(),
-                }],
-                finished,
-                self.settings.auto_disable_after_ms,
-            )
-            .await?;
+        let completion = Completion::Attempted {
+            lease,
+            delivery_id,
+            webhook_id: w.row.id.clone(),
+            attempt: 1,
+            result: Box::new(result),
+            decision,
+            webhook_name: w.row.name.clone(),
+        };
+        crate::delivery::record::record(self, &owner, std::slice::from_ref(&completion)).await;
         self.due_work_added();
         self.events_changed();
         Ok(outcome)
     }
 
-    pub async fn list_deliveries(&self, webhook_id: Option<&str>, q: &ListQuery) -> Result<Page<Delivery>> {
-        if let Some(id) = webhook_id {
-            self.webhook_row(id).await?;
+    /// One webhook's delivery history, or (`None`) every webhook's.
+    pub async fn list_deliveries(
+        &self,
+        caller: &Principal,
+        webhook_id: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Page<Delivery>> {
+        match webhook_id {
+            Some(id) => {
+                caller.require(Action::ReadWebhooks)?;
+                self.webhook_row(id).await?;
+            }
+            None => caller.require(Action::ReadAllDeliveries)?,
         }
         let mut v = Validator::new();
         if let Some(s) = &q.status {
@@ -350,96 +370,113 @@ impl Services {
         Ok(p)
     }
 
-    pub async fn get_delivery(&self, id: &str) -> Result<Delivery> {
+    pub async fn get_delivery(&self, caller: &Principal, id: &str) -> Result<Delivery> {
+        caller.require(Action::ReadWebhooks)?;
         let row = self.db.delivery(id).await?.ok_or(Error::NotFound("delivery"))?;
         let attempts = self.db.attempts(id).await?;
         Ok(to_delivery(row, Some(attempts)))
     }
 
     /// Sends a finished (or waiting) delivery again now, with the same `webhook-id`.
-    pub async fn retry_delivery(&self, id: &str) -> Result<Delivery> {
+    /// A delivery being sent right now is left alone (409).
+    pub async fn retry_delivery(&self, caller: &Principal, id: &str) -> Result<Delivery> {
+        caller.require(Action::RetryDeliveries)?;
         let row = self.db.delivery(id).await?.ok_or(Error::NotFound("delivery"))?;
         let w = self.webhook_row(&row.webhook_id).await?;
         if !w.active {
             return Err(Error::Conflict("the webhook is disabled; enable it before retrying".into()));
         }
-        self.requeue(std::slice::from_ref(&row.id), &w).await?;
-        self.get_delivery(id).await
+        if self.requeue(std::slice::from_ref(&row.id), &w).await? == 0 {
+            return Err(Error::Conflict(
+                "this delivery is being sent right now; retry it once that attempt ends".into(),
+            ));
+        }
+        self.get_delivery(caller, id).await
     }
 
     /// Re-queues every failed delivery of the webhook since `since` (ms); returns how many.
-    pub async fn recover(&self, webhook_id: &str, since: i64) -> Result<i64> {
+    pub async fn recover(&self, caller: &Principal, webhook_id: &str, since: i64) -> Result<i64> {
+        caller.require(Action::RecoverWebhooks)?;
         let w = self.webhook_row(webhook_id).await?;
         if !w.active {
             return Err(Error::Conflict("the webhook is disabled; enable it before recovering".into()));
         }
-        let ids = with_pool!(&self.db, pool => sqlx::query_scalar::<_, String>(
-            "SELECT id FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'failed' AND created_at >= $2")
-            .bind(webhook_id).bind(since).fetch_all(pool).await)?;
+        let ids = self.db.failed_deliveries_since(webhook_id, since).await?;
+        let mut n = 0;
         for chunk in ids.chunks(500) {
-            self.requeue(chunk, &w).await?;
+            n += self.requeue(chunk, &w).await?;
         }
-        Ok(ids.len() as i64)
+        Ok(n as i64)
     }
 
     /// Creates deliveries for the events the webhook never got because it was
     /// paused or disabled when they happened: every event since `since` of a
     /// subscribed type that passes its filter and has no delivery to it yet.
-    /// The bodies are rebuilt exactly as ingest builds them. Returns how many.
-    pub async fn replay_missed(&self, webhook_id: &str, since: i64) -> Result<i64> {
-        let w = self.webhook_row(webhook_id).await?;
-        if !w.active {
+    /// They send the event's stored body, exactly what ingest would have sent.
+    /// Returns how many.
+    pub async fn replay_missed(&self, caller: &Principal, webhook_id: &str, since: i64) -> Result<i64> {
+        caller.require(Action::RecoverWebhooks)?;
+        let row = self.webhook_row(webhook_id).await?;
+        if !row.active {
             return Err(Error::Conflict("the webhook is disabled; enable it before replaying".into()));
         }
-        let types: Vec<String> = serde_json::from_str(&w.events).unwrap_or_default();
+        let types: Vec<String> = serde_json::from_str(&row.events).unwrap_or_default();
         if types.is_empty() {
             return Ok(0);
         }
-        let max_attempts = retry_policy(&w).max_attempts as i64;
+        let w = PreparedWebhook::prepare(row, &self.master_key);
+        let max_attempts = w.policy.max_attempts as i64;
         let mut total = 0i64;
         let mut after = (since, String::new());
         loop {
             // Keyset pages over (created_at, id), so a long outage replays in bounded steps.
-            let sql = format!(
-                "SELECT id, type, data, created_at FROM events e
-                 WHERE e.type IN ({}) AND (e.created_at > $1 OR (e.created_at = $1 AND e.id > $2))
-                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.webhook_id = $3)
-                 ORDER BY e.created_at, e.id LIMIT 500",
-                (4..types.len() + 4).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-            );
-            let rows = with_pool!(&self.db, pool => {
-                let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql)
-                    .bind(after.0).bind(&after.1).bind(webhook_id);
-                for t in &types {
-                    q = q.bind(t);
-                }
-                q.fetch_all(pool).await
-            })?;
-            let Some(last) = rows.last() else { break };
-            after = (last.3, last.0.clone());
+            let events = self.db.events_missed_by(webhook_id, &types, &after, 500).await?;
+            let Some(last) = events.last() else { break };
+            after = (last.created_at, last.id.clone());
             let now = self.now_ms();
             let mut fresh = Vec::new();
-            for (event_id, event_type, data, created_at) in &rows {
-                let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                if !matches_filter(&w, &data) {
+            for e in &events {
+                let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
+                if !w.matches(&data) {
                     continue;
                 }
-                let body = crate::events::ingest::request_body(event_type, *created_at, &data);
-                fresh.push((new_id("msg"), event_id.as_str(), event_type.as_str(), body));
+                let body = match &e.body {
+                    Some(_) => None,
+                    None => Some(crate::events::ingest::request_body(&e.event_type, e.created_at, &data)),
+                };
+                fresh.push((e, new_id("msg"), new_id("due"), body));
             }
-            with_pool!(&self.db, pool => {
-                let mut tx = pool.begin().await?;
-                for (id, event_id, event_type, body) in &fresh {
-                    sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt,
-                                    max_attempts, next_retry_at, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7, $7)")
-                        .bind(id).bind(webhook_id).bind(*event_id).bind(*event_type).bind(body)
-                        .bind(max_attempts).bind(now).execute(&mut *tx).await?;
-                    sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)")
-                        .bind(id).bind(KIND_DELIVERY).bind(webhook_id).bind(now).execute(&mut *tx).await?;
+            let rows: Vec<NewDeliveryRow> = fresh
+                .iter()
+                .map(|(e, id, _, _)| NewDeliveryRow {
+                    id,
+                    webhook_id,
+                    event_id: &e.id,
+                    event: &e.event_type,
+                    max_attempts,
+                    created_at: now,
+                })
+                .collect();
+            let due_rows: Vec<NewDue> = fresh
+                .iter()
+                .map(|(_, id, due_id, _)| NewDue {
+                    id: due_id,
+                    kind: kinds::DELIVERY,
+                    subject_id: id,
+                    partition_key: webhook_id,
+                    available_at: now,
+                    lease_owner: None,
+                })
+                .collect();
+            let mut tx = self.db.begin().await?;
+            for (e, _, _, body) in &fresh {
+                if let Some(body) = body {
+                    event_store::fill_body(&mut tx, &e.id, body).await?;
                 }
-                tx.commit().await
-            })?;
+            }
+            deliveries::insert(&mut tx, &rows).await?;
+            due::store::insert(&mut tx, &due_rows, now).await?;
+            tx.commit().await?;
             total += fresh.len() as i64;
         }
         if total > 0 {
@@ -449,28 +486,30 @@ impl Services {
         Ok(total)
     }
 
-    async fn requeue(&self, ids: &[String], w: &WebhookRow) -> Result<()> {
+    /// Queues deliveries for a new round of attempts; returns how many were
+    /// queued (one being sent right now is not).
+    async fn requeue(&self, ids: &[String], w: &WebhookRow) -> Result<usize> {
         let now = self.now_ms();
-        let max_extra = retry_policy(w).max_attempts as i64;
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for id in ids {
-                // A new round of attempts on top of those already made.
-                sqlx::query("UPDATE webhook_deliveries SET status = 'pending', max_attempts = attempt + $2,
-                                next_retry_at = $3, updated_at = $3 WHERE id = $1")
-                    .bind(id).bind(max_extra).bind(now).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at) VALUES ($1, $2, $3, $4)
-                             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_expires_at = NULL")
-                    .bind(id).bind(KIND_DELIVERY).bind(&w.id).bind(now).execute(&mut *tx).await?;
+        let extra = w.retry_policy.as_deref().and_then(|p| serde_json::from_str::<crate::retry::RetryPolicy>(p).ok());
+        let extra = extra.unwrap_or_default().max_attempts as i64;
+        let mut queued = 0;
+        let mut tx = self.db.begin().await?;
+        for id in ids {
+            if due::store::requeue(&mut tx, &new_id("due"), kinds::DELIVERY, id, &w.id, now).await? {
+                deliveries::reopen(&mut tx, id, extra, now).await?;
+                queued += 1;
             }
-            tx.commit().await
-        })?;
-        self.due_work_added();
-        self.events_changed();
-        Ok(())
+        }
+        tx.commit().await?;
+        if queued > 0 {
+            self.due_work_added();
+            self.events_changed();
+        }
+        Ok(queued)
     }
 
-    pub async fn webhook_stats(&self, id: &str) -> Result<WebhookStats> {
+    pub async fn webhook_stats(&self, caller: &Principal, id: &str) -> Result<WebhookStats> {
+        caller.require(Action::ReadWebhooks)?;
         let w = self.webhook_row(id).await?;
         let mut stats = self.stats_for(Some(id)).await?;
         stats.last_success_at = opt_time(w.last_success_at);
@@ -498,7 +537,13 @@ impl Services {
 
     /// Deliveries per UTC day and outcome over the last `days` days (oldest first),
     /// for one webhook or all of them.
-    pub async fn delivery_series(&self, webhook_id: Option<&str>, days: i64) -> Result<Vec<DayStats>> {
+    pub async fn delivery_series(
+        &self,
+        caller: &Principal,
+        webhook_id: Option<&str>,
+        days: i64,
+    ) -> Result<Vec<DayStats>> {
+        caller.require(Action::ReadWebhooks)?;
         const DAY: i64 = 86_400_000;
         let days = days.clamp(1, 90);
         if let Some(id) = webhook_id {
@@ -516,7 +561,8 @@ impl Services {
     }
 
     /// Overall analytics: totals, per event type and a per-day series over `days`.
-    pub async fn analytics(&self, days: i64) -> Result<Analytics> {
+    pub async fn analytics(&self, caller: &Principal, days: i64) -> Result<Analytics> {
+        caller.require(Action::ReadWebhooks)?;
         let days = days.clamp(1, 90);
         const DAY: i64 = 86_400_000;
         let now = self.now_ms();
@@ -535,7 +581,7 @@ impl Services {
                 pending,
             })
             .collect();
-        let by_day = self.delivery_series(None, days).await?;
+        let by_day = self.delivery_series(caller, None, days).await?;
         Ok(Analytics {
             webhooks,
             active_webhooks,
@@ -601,6 +647,7 @@ fn to_delivery(r: DeliveryRow, attempts: Option<Vec<AttemptRow>>) -> Delivery {
                     status_code: a.status_code,
                     request_headers: serde_json::from_str(&a.request_headers).unwrap_or(Value::Null),
                     response_body: a.response_body,
+                    response_body_lossy: a.response_body_lossy,
                     error_class: a.error_class,
                     error_message: a.error_message,
                 })

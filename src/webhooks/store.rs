@@ -1,8 +1,8 @@
-//! Webhook, delivery and attempt rows.
+//! All SQL on `webhooks` and `webhook_events` (who subscribes to what).
 
 use sqlx::FromRow;
 
-use crate::store::{with_pool, Db};
+use crate::store::{with_pool, with_tx, Db, Tx};
 use crate::Result;
 
 #[derive(Debug, Clone, FromRow)]
@@ -57,73 +57,6 @@ pub(crate) const WEBHOOK_COLUMNS: &str = "id, name, url, events, secret_sealed, 
     previous_secret_expires_at, active, disabled_reason, filter, retry_policy, rate_limit, headers, \
     failing_since, last_success_at, last_failure_at, created_at, updated_at";
 
-#[derive(Debug, Clone, FromRow)]
-pub struct DeliveryRow {
-    pub id: String,
-    pub webhook_id: String,
-    pub event_id: String,
-    pub event: String,
-    pub payload: String,
-    pub status: String,
-    pub status_code: Option<i64>,
-    pub response_body: Option<String>,
-    pub error_message: Option<String>,
-    pub attempt: i64,
-    pub max_attempts: i64,
-    pub delivered_at: Option<i64>,
-    pub next_retry_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-pub(crate) const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, event, payload, status, status_code, \
-    response_body, error_message, attempt, max_attempts, delivered_at, next_retry_at, created_at, updated_at";
-
-#[derive(Debug, Clone, FromRow)]
-pub struct AttemptRow {
-    pub id: String,
-    pub delivery_id: String,
-    pub webhook_id: String,
-    pub attempt: i64,
-    pub started_at: i64,
-    pub duration_ms: i64,
-    pub status_code: Option<i64>,
-    pub request_headers: String,
-    pub response_body: Option<String>,
-    pub error_class: Option<String>,
-    pub error_message: Option<String>,
-}
-
-/// Filters of a delivery history listing.
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryFilter {
-    pub webhook_id: Option<String>,
-    pub status: Option<String>,
-    pub event: Option<String>,
-}
-
-impl DeliveryFilter {
-    fn where_clause(&self) -> (String, Vec<String>) {
-        let mut clauses = Vec::new();
-        let mut binds = Vec::new();
-        for (col, val) in [("webhook_id", &self.webhook_id), ("status", &self.status), ("event", &self.event)] {
-            if let Some(v) = val {
-                binds.push(v.clone());
-                clauses.push(format!("{col} = ${}", binds.len()));
-            }
-        }
-        let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        (sql, binds)
-    }
-}
-
-#[derive(Debug, Clone, Default, FromRow)]
-pub struct StatusCounts {
-    pub pending: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-}
-
 impl Db {
     pub async fn insert_webhook(&self, w: &WebhookRow, events: &[String]) -> Result<()> {
         with_pool!(self, pool => {
@@ -146,19 +79,24 @@ impl Db {
         Ok(())
     }
 
-    /// Replaces every mutable field and the event subscriptions.
-    pub async fn update_webhook(&self, w: &WebhookRow, events: &[String]) -> Result<()> {
+    /// Writes the editable fields and the event subscriptions. Health
+    /// (`failing_since`, an automatic disable) is never written back from
+    /// `w`, which may be stale: only `set_active` changes it, and
+    /// re-enabling forgets the failure streak.
+    pub async fn update_webhook(&self, w: &WebhookRow, events: &[String], set_active: Option<bool>) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "UPDATE webhooks SET name=$2, url=$3, events=$4, secret_sealed=$5, previous_secret_sealed=$6,
-                 previous_secret_expires_at=$7, active=$8, disabled_reason=$9, filter=$10, retry_policy=$11,
-                 rate_limit=$12, headers=$13, failing_since=$14, updated_at=$15 WHERE id=$1",
+                "UPDATE webhooks SET name=$2, url=$3, events=$4, filter=$5, retry_policy=$6, rate_limit=$7, headers=$8,
+                    updated_at=$9,
+                    disabled_reason = CASE WHEN $10 IS NULL THEN disabled_reason WHEN $10 THEN NULL
+                        WHEN active THEN 'manual' ELSE disabled_reason END,
+                    failing_since = CASE WHEN $10 AND NOT active THEN NULL ELSE failing_since END,
+                    active = COALESCE($10, active)
+                 WHERE id=$1",
             )
-            .bind(&w.id).bind(&w.name).bind(&w.url).bind(&w.events).bind(&w.secret_sealed)
-            .bind(&w.previous_secret_sealed).bind(w.previous_secret_expires_at).bind(w.active)
-            .bind(&w.disabled_reason).bind(&w.filter).bind(&w.retry_policy).bind(w.rate_limit)
-            .bind(&w.headers).bind(w.failing_since).bind(w.updated_at)
+            .bind(&w.id).bind(&w.name).bind(&w.url).bind(&w.events).bind(&w.filter).bind(&w.retry_policy)
+            .bind(w.rate_limit).bind(&w.headers).bind(w.updated_at).bind(set_active)
             .execute(&mut *tx).await?;
             sqlx::query("DELETE FROM webhook_events WHERE webhook_id = $1").bind(&w.id).execute(&mut *tx).await?;
             for e in events {
@@ -167,6 +105,16 @@ impl Db {
             }
             tx.commit().await
         })?;
+        Ok(())
+    }
+
+    /// Replaces the signing secret (and the rotated-out one, while it overlaps).
+    pub async fn set_secrets(&self, w: &WebhookRow) -> Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE webhooks SET secret_sealed = $2, previous_secret_sealed = $3, previous_secret_expires_at = $4,
+                updated_at = $5 WHERE id = $1")
+            .bind(&w.id).bind(&w.secret_sealed).bind(&w.previous_secret_sealed).bind(w.previous_secret_expires_at)
+            .bind(w.updated_at).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -191,14 +139,13 @@ impl Db {
         Ok((rows, total))
     }
 
+    /// Deletes the webhook (its deliveries and attempts cascade) and its queued deliveries.
     pub async fn delete_webhook(&self, id: &str) -> Result<bool> {
-        let n = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM due_work WHERE partition_key = $1").bind(id).execute(&mut *tx).await?;
-            let n = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(n)
-        })?;
+        let mut tx = self.begin().await?;
+        crate::due::store::delete_partition(&mut tx, crate::due::kinds::DELIVERY, id).await?;
+        let n = with_tx!(&mut tx, conn => sqlx::query("DELETE FROM webhooks WHERE id = $1")
+            .bind(id).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         Ok(n > 0)
     }
 
@@ -220,102 +167,6 @@ impl Db {
             .bind(event_type).fetch_all(pool).await)?)
     }
 
-    pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, DeliveryRow>(
-            &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"))
-            .bind(id).fetch_optional(pool).await)?)
-    }
-
-    pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, AttemptRow>(
-            "SELECT id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code, request_headers,
-                    response_body, error_class, error_message
-             FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt")
-            .bind(delivery_id).fetch_all(pool).await)?)
-    }
-
-    /// Newest first; after the keyset `after` (created_at, id) when given, else from `offset`.
-    pub async fn list_deliveries(
-        &self,
-        f: &DeliveryFilter,
-        after: Option<&(i64, String)>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<DeliveryRow>, i64)> {
-        let (where_sql, binds) = f.where_clause();
-        let n = binds.len();
-        let res = with_pool!(self, pool => {
-            let rows = if let Some((at, id)) = after {
-                let keyset = format!("(created_at < ${a} OR (created_at = ${a} AND id < ${b}))", a = n + 1, b = n + 2);
-                let cond = if where_sql.is_empty() { format!("WHERE {keyset}") } else { format!("{where_sql} AND {keyset}") };
-                let sql = format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries {cond}
-                     ORDER BY created_at DESC, id DESC LIMIT ${}", n + 3);
-                let mut q = sqlx::query_as::<_, DeliveryRow>(&sql);
-                for b in &binds { q = q.bind(b); }
-                q.bind(at).bind(id).bind(limit).fetch_all(pool).await?
-            } else {
-                let sql = format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries {where_sql}
-                     ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
-                let mut q = sqlx::query_as::<_, DeliveryRow>(&sql);
-                for b in &binds { q = q.bind(b); }
-                q.bind(limit).bind(offset).fetch_all(pool).await?
-            };
-            let count_sql = format!("SELECT COUNT(*) FROM webhook_deliveries {where_sql}");
-            let mut c = sqlx::query_scalar::<_, i64>(&count_sql);
-            for b in &binds { c = c.bind(b); }
-            let total = c.fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        })?;
-        Ok(res)
-    }
-
-    pub async fn delivery_counts(&self, webhook_id: Option<&str>) -> Result<StatusCounts> {
-        let sql = "SELECT
-                COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
-                COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0) AS succeeded,
-                COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed
-             FROM webhook_deliveries WHERE ($1 IS NULL OR webhook_id = $1)";
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, StatusCounts>(sql)
-            .bind(webhook_id).fetch_one(pool).await)?)
-    }
-
-    /// Durations of the most recent attempts, for latency percentiles.
-    pub async fn recent_attempt_durations(&self, webhook_id: Option<&str>, limit: i64) -> Result<Vec<i64>> {
-        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT duration_ms FROM delivery_attempts WHERE ($1 IS NULL OR webhook_id = $1)
-             ORDER BY started_at DESC LIMIT $2")
-            .bind(webhook_id).bind(limit).fetch_all(pool).await)?)
-    }
-
-    pub async fn counts_by_event(&self, since: i64) -> Result<Vec<(String, i64, i64, i64)>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, i64, i64, i64)>(
-            "SELECT event,
-                COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0)
-             FROM webhook_deliveries WHERE created_at >= $1 GROUP BY event ORDER BY event")
-            .bind(since).fetch_all(pool).await)?)
-    }
-
-    /// Per UTC day (or any bucket size) since `since`: (bucket start ms, succeeded, failed, pending).
-    pub async fn counts_by_bucket(
-        &self,
-        webhook_id: Option<&str>,
-        since: i64,
-        bucket_ms: i64,
-    ) -> Result<Vec<(i64, i64, i64, i64)>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, (i64, i64, i64, i64)>(
-            "SELECT (created_at / $3) * $3 AS bucket,
-                COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0)
-             FROM webhook_deliveries WHERE created_at >= $2 AND ($1 IS NULL OR webhook_id = $1)
-             GROUP BY bucket ORDER BY bucket")
-            .bind(webhook_id).bind(since).bind(bucket_ms).fetch_all(pool).await)?)
-    }
-
     /// (all, active, failing) webhook counts.
     pub async fn webhook_counts(&self) -> Result<(i64, i64, i64)> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, (i64, i64, i64)>(
@@ -325,6 +176,46 @@ impl Db {
              FROM webhooks")
             .fetch_one(pool).await)?)
     }
+}
+
+/// What a batch of outcomes says about one webhook's health.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HealthUpdate {
+    pub any_success: bool,
+    pub any_failure: bool,
+    /// Whether the last outcome of the batch was a success (it ends a failure streak).
+    pub last_succeeded: bool,
+}
+
+/// Records successes and failures; a failure streak starts at the first failure.
+pub async fn record_health(tx: &mut Tx, webhook_id: &str, h: HealthUpdate, now: i64) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "UPDATE webhooks SET
+            last_success_at = CASE WHEN $2 THEN $5 ELSE last_success_at END,
+            last_failure_at = CASE WHEN $3 THEN $5 ELSE last_failure_at END,
+            failing_since = CASE WHEN $4 THEN NULL ELSE COALESCE(failing_since, $5) END
+         WHERE id = $1")
+        .bind(webhook_id).bind(h.any_success).bind(h.any_failure).bind(h.last_succeeded).bind(now)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Disables the webhook when it has been failing since `failing_before` or
+/// earlier (decided on the stored streak, not a cached copy). Returns whether it did.
+pub async fn auto_disable(tx: &mut Tx, webhook_id: &str, failing_before: i64, now: i64) -> Result<bool> {
+    let n = with_tx!(tx, conn => sqlx::query(
+        "UPDATE webhooks SET active = FALSE, disabled_reason = 'auto', updated_at = $3
+         WHERE id = $1 AND active AND failing_since IS NOT NULL AND failing_since <= $2")
+        .bind(webhook_id).bind(failing_before).bind(now).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Disables the webhook because its endpoint answered 410 Gone. Returns whether it did.
+pub async fn disable_gone(tx: &mut Tx, webhook_id: &str, now: i64) -> Result<bool> {
+    let n = with_tx!(tx, conn => sqlx::query(
+        "UPDATE webhooks SET active = FALSE, disabled_reason = 'gone', updated_at = $2 WHERE id = $1 AND active")
+        .bind(webhook_id).bind(now).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 #[cfg(test)]

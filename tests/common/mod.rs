@@ -1,5 +1,5 @@
 //! Shared test support: a real HTTP receiver on 127.0.0.1 and a running
-//! delivery worker over a fresh database of each kind.
+//! due-work runner over a fresh database.
 
 #![allow(dead_code)]
 
@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use domain::delivery::worker::DeliveryWorker;
+use domain::auth::{Principal, PrincipalKind, Role};
 use domain::settings::Settings;
 use domain::ssrf::TargetPolicy;
 use domain::testing::TestDb;
@@ -38,6 +38,10 @@ pub enum Reply {
     WithHeader(u16, &'static str, &'static str),
     Hang(Duration),
     Body(u16, String),
+    /// A body of raw bytes (invalid UTF-8, NUL …).
+    Bytes(u16, Vec<u8>),
+    /// 200 with this many extra response headers.
+    ManyHeaders(usize),
 }
 
 #[derive(Clone, Default)]
@@ -87,6 +91,15 @@ async fn receive(State(s): State<ReceiverState>, headers: HeaderMap, body: Bytes
         Some(Reply::Status(code)) => StatusCode::from_u16(code).unwrap().into_response(),
         Some(Reply::WithHeader(code, k, v)) => (StatusCode::from_u16(code).unwrap(), [(k, v)]).into_response(),
         Some(Reply::Body(code, body)) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
+        Some(Reply::Bytes(code, body)) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
+        Some(Reply::ManyHeaders(n)) => {
+            let mut resp = StatusCode::OK.into_response();
+            for i in 0..n {
+                let name = axum::http::HeaderName::try_from(format!("x-extra-{i}")).unwrap();
+                resp.headers_mut().insert(name, axum::http::HeaderValue::from_static("v"));
+            }
+            resp
+        }
         Some(Reply::Hang(d)) => {
             tokio::time::sleep(d).await;
             StatusCode::OK.into_response()
@@ -109,9 +122,20 @@ pub fn loopback_allowed() -> TargetPolicy {
     TargetPolicy::from_allowlist("127.0.0.0/8,::1/128").unwrap()
 }
 
-/// Services over `db` with test settings, plus a running delivery worker.
+/// A signed-in admin and a staff member, as the services see callers.
+pub fn admin() -> Principal {
+    Principal { id: "usr_admin".into(), name: "admin@example.com".into(), role: Role::Admin, kind: PrincipalKind::User }
+}
+
+pub fn staff() -> Principal {
+    Principal { id: "usr_staff".into(), name: "staff@example.com".into(), role: Role::Staff, kind: PrincipalKind::User }
+}
+
+/// Services over `db` with test settings, plus a running due-work runner with the delivery handler.
 pub struct Harness {
     pub services: Services,
+    /// An admin caller, for the operations under test.
+    pub admin: Principal,
     stop: tokio::sync::watch::Sender<bool>,
     worker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -126,15 +150,11 @@ impl Harness {
         }
         services.seed_event_types().await.unwrap();
         let (stop, rx) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(DeliveryWorker::new(services.clone()).run(rx));
+        let worker = tokio::spawn(services.runner().run(rx));
         // Ready once ingest can hand it work (the hot path), so tests do not race its start.
-        let ready = eventually(Duration::from_secs(10), || {
-            let slot = services.dispatcher.clone();
-            async move { slot.lock().unwrap().is_some() }
-        })
-        .await;
+        let ready = services.dispatcher.lock().unwrap().is_some();
         assert!(ready, "the delivery worker did not start");
-        Harness { services, stop, worker: Some(worker) }
+        Harness { services, admin: admin(), stop, worker: Some(worker) }
     }
 
     pub async fn shutdown(mut self) {

@@ -108,9 +108,9 @@ pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
                                         Ok(me) => {
                                             view! {
                                                 <span data-testid="current-user" class="text-slate-600">
-                                                    {me.email}
+                                                    {me.name}
                                                     <span class="ml-2 rounded bg-purple-100 px-2 py-0.5 text-xs text-purple-800">
-                                                        {me.role}
+                                                        {me.role.as_str()}
                                                     </span>
                                                 </span>
                                             }

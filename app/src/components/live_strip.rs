@@ -18,7 +18,7 @@ pub fn LiveStrip() -> impl IntoView {
             </div>
         }
     };
-    let get = move |f: fn(&crate::model::LiveView) -> String| {
+    let get = move |f: fn(&wire::notifications::LiveNumbers) -> String| {
         Signal::derive(move || numbers.get().and_then(|r| r.ok()).map(|n| f(&n)).unwrap_or_else(|| "…".into()))
     };
     view! {

@@ -121,7 +121,7 @@ fn ApiKeys() -> impl IntoView {
                                                         <tr class="border-b last:border-0">
                                                             <td class="py-2">{k.name}</td>
                                                             <td class="font-mono">{k.prefix} "…"</td>
-                                                            <td>{k.role}</td>
+                                                            <td>{k.role.as_str()}</td>
                                                             <td>{k.created_at}</td>
                                                             <td class="text-right">
                                                                 {if k.revoked {

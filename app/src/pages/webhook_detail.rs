@@ -13,8 +13,8 @@ use crate::components::live::use_live;
 use crate::components::ui::{
     confirm, confirm_webhook_delete, ms, percent, short_time, ErrorMessage, Loading, Pager, StatCard, StatusBadge,
 };
-use crate::model::{DayView, DeliveryView, WebhookView};
 use crate::pages::webhooks::{EventPicker, TestOutcome};
+use wire::webhooks::{DayStats, Delivery, Webhook};
 
 #[component]
 pub fn WebhookDetailPage() -> impl IntoView {
@@ -79,7 +79,7 @@ pub fn WebhookDetailPage() -> impl IntoView {
 
 #[component]
 fn Config(
-    w: WebhookView,
+    w: Webhook,
     update: ServerAction<UpdateWebhook>,
     toggle: ServerAction<SetWebhookActive>,
     regenerate: ServerAction<RegenerateSecret>,
@@ -161,7 +161,15 @@ fn Config(
                         <form class="mt-4 space-y-3 border-t pt-4" aria-label="Edit webhook"
                             on:submit=move |ev| {
                                 ev.prevent_default();
-                                update.dispatch(UpdateWebhook { id: id4.clone(), name: name.get(), url: url.get(), events: events.get() });
+                                update.dispatch(UpdateWebhook {
+                                    id: id4.clone(),
+                                    input: wire::webhooks::WebhookInput {
+                                        name: Some(name.get()),
+                                        url: Some(url.get()),
+                                        events: Some(events.get()),
+                                        ..Default::default()
+                                    },
+                                });
                             }>
                             <div class="grid gap-3 md:grid-cols-2">
                                 <div>
@@ -266,7 +274,7 @@ fn copy_text(text: &str) {
 
 /// Stacked bars of succeeded (green), failed (red) and pending (amber) per day.
 #[component]
-pub fn DayChart(days: Vec<DayView>) -> impl IntoView {
+pub fn DayChart(days: Vec<DayStats>) -> impl IntoView {
     let max = days.iter().map(|d| d.succeeded + d.failed + d.pending).max().unwrap_or(0).max(1) as f64;
     let (w, h, pad) = (700.0, 180.0, 24.0);
     let bar_w = (w - pad) / days.len().max(1) as f64;
@@ -370,7 +378,7 @@ fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
 }
 
 #[component]
-fn DeliveryRow(d: DeliveryView, open: RwSignal<Option<String>>, retry: ServerAction<RetryDelivery>) -> impl IntoView {
+fn DeliveryRow(d: Delivery, open: RwSignal<Option<String>>, retry: ServerAction<RetryDelivery>) -> impl IntoView {
     let (id, id2) = (d.id.clone(), d.id.clone());
     view! {
         <tr class="border-b last:border-0" data-testid="delivery-row">

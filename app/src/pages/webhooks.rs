@@ -12,7 +12,8 @@ use crate::components::live_strip::LiveStrip;
 use crate::components::ui::{
     clean_error, confirm_webhook_delete, percent, short_time, ErrorMessage, Loading, Pager, StatusBadge,
 };
-use crate::model::{EventTypeView, FilterInput, TestResultView, WebhookRowView};
+use wire::condition::{Condition, ConditionGroup, Logic, Operator};
+use wire::webhooks::{EventType, TestResult, WebhookInput, WebhookSummary};
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -121,7 +122,7 @@ pub fn WebhooksPage() -> impl IntoView {
 
 #[component]
 fn Row(
-    row: WebhookRowView,
+    row: WebhookSummary,
     toggle: ServerAction<SetWebhookActive>,
     remove: ServerAction<DeleteWebhook>,
     tests: TestState,
@@ -186,7 +187,7 @@ fn Row(
 #[derive(Clone, Copy, Default)]
 struct TestState {
     running: RwSignal<HashSet<String>>,
-    results: RwSignal<HashMap<String, Result<TestResultView, String>>>,
+    results: RwSignal<HashMap<String, Result<TestResult, String>>>,
 }
 
 impl TestState {
@@ -207,7 +208,7 @@ impl TestState {
 }
 
 #[component]
-pub fn TestOutcome(result: Result<TestResultView, String>) -> impl IntoView {
+pub fn TestOutcome(result: Result<TestResult, String>) -> impl IntoView {
     match result {
         Err(e) => {
             view! { <p role="alert" class="mt-2 text-xs text-red-700">{clean_error(&e.to_string())}</p> }.into_any()
@@ -233,8 +234,8 @@ pub fn TestOutcome(result: Result<TestResultView, String>) -> impl IntoView {
 }
 
 /// Event types grouped by entity (`appointment.completed` → `appointment`).
-pub fn group_events(types: Vec<EventTypeView>) -> BTreeMap<String, Vec<EventTypeView>> {
-    let mut groups: BTreeMap<String, Vec<EventTypeView>> = BTreeMap::new();
+pub fn group_events(types: Vec<EventType>) -> BTreeMap<String, Vec<EventType>> {
+    let mut groups: BTreeMap<String, Vec<EventType>> = BTreeMap::new();
     for t in types {
         let entity = t.name.split('.').next().unwrap_or(&t.name).to_string();
         groups.entry(entity).or_default().push(t);
@@ -358,18 +359,39 @@ fn CreateForm(create: ServerAction<CreateWebhook>, on_done: impl Fn() + Send + S
                 }
             },
         };
-        let filter = (!filter_field.get().trim().is_empty()).then(|| FilterInput {
-            field: filter_field.get(),
-            operator: filter_op.get(),
-            value: filter_value.get(),
-        });
+        let filter = if filter_field.get().trim().is_empty() {
+            None
+        } else {
+            let Some(operator) = Operator::parse(&filter_op.get()) else {
+                local_error.set(Some("Filter: pick an operator".into()));
+                return;
+            };
+            let value = filter_value.get();
+            let condition = Condition {
+                field: filter_field.get().trim().to_string(),
+                operator,
+                value: (!value.is_empty()).then_some(serde_json::Value::String(value)),
+            };
+            let group = ConditionGroup::all(Logic::And, vec![condition]);
+            // The same check the server makes, before the round trip.
+            if let Err(e) = group.validate("filter") {
+                local_error.set(Some(e.to_string()));
+                return;
+            }
+            Some(group)
+        };
+        let retry_policy =
+            max_attempts.map(|n| wire::retry::RetryPolicy { max_attempts: n, ..wire::retry::RetryPolicy::default() });
         create.dispatch(CreateWebhook {
-            name: name.get(),
-            url: url.get().trim().to_string(),
-            events: events.get(),
-            rate_limit,
-            max_attempts,
-            filter,
+            input: WebhookInput {
+                name: Some(name.get()),
+                url: Some(url.get().trim().to_string()),
+                events: Some(events.get()),
+                rate_limit: Some(rate_limit),
+                retry_policy: Some(retry_policy),
+                filter: Some(filter),
+                ..WebhookInput::default()
+            },
         });
     };
     view! {

@@ -1,21 +1,24 @@
-//! The REST API under `/api/v1`: thin handlers over the domain services.
-
-use std::collections::BTreeMap;
+//! The REST API under `/api/v1`: thin handlers over the domain services,
+//! which decide what the caller may do. Each handler's `#[utoipa::path]`
+//! feeds the OpenAPI document (`openapi.rs`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
-use domain::auth::{Principal, Role};
-use domain::events::ingest::PublishInput;
+use domain::auth::Principal;
+use domain::services::{ApiKeyInfo, CreatedApiKey};
 use domain::webhooks::{
-    Accepted, Analytics, Delivery, EventType, ListQuery, Page, TestResult, Webhook, WebhookInput, WebhookStats,
+    Accepted, Analytics, Delivery, EventType, EventTypeList, ListQuery, Page, PublishInput, RecoverInput,
+    RecoverResult, RegenerateInput, TestResult, VerifyInput, VerifyResult, Webhook, WebhookInput, WebhookStats,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use wire::auth::NewApiKey;
+use wire::notifications::Notification;
+use wire::queue::{DeadWork, DeadWorkList};
 
 use super::json::ApiJson;
-use super::problem::{ApiResult, Problem};
+use super::problem::ApiResult;
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -26,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api-keys/{id}", delete(revoke_key))
         .route("/events", post(publish))
         .route("/event-types", get(event_types).post(register_event_type))
+        .route("/notifications", get(notifications))
+        .route("/queue/dead", get(dead_work))
+        .route("/queue/dead/{id}", delete(discard_dead_work))
+        .route("/queue/dead/{id}/retry", post(retry_dead_work))
         .route("/webhooks", get(list_webhooks).post(create_webhook))
         .route("/webhooks/analytics", get(analytics))
         .route("/webhooks/verify", post(verify))
@@ -40,112 +47,188 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/{id}/recover", post(recover))
 }
 
-async fn me(Extension(p): Extension<Principal>) -> Json<Principal> {
+type Caller = Extension<Principal>;
+
+#[utoipa::path(get, path = "/me", tag = "auth", summary = "The caller",
+    responses((status = 200, body = Principal)))]
+pub async fn me(Extension(p): Caller) -> Json<Principal> {
     Json(p)
 }
 
-async fn list_keys(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Vec<domain::services::ApiKeyInfo>>> {
-    p.require_admin()?;
-    Ok(Json(s.services.list_api_keys().await?))
+#[utoipa::path(get, path = "/api-keys", tag = "auth", summary = "API keys (admin; never their plaintext)",
+    responses((status = 200, body = Vec<ApiKeyInfo>)))]
+pub async fn list_keys(State(s): State<AppState>, Extension(p): Caller) -> ApiResult<Json<Vec<ApiKeyInfo>>> {
+    Ok(Json(s.services.list_api_keys(&p).await?))
 }
 
-#[derive(Deserialize)]
-struct NewKey {
-    name: String,
-    role: Role,
+#[utoipa::path(post, path = "/api-keys", tag = "auth", summary = "Create an API key (admin); the key is shown once",
+    request_body = NewApiKey, responses((status = 201, body = CreatedApiKey)))]
+pub async fn create_key(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    ApiJson(body): ApiJson<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    Ok((StatusCode::CREATED, Json(s.services.create_api_key(&p, &body.name, body.role).await?)))
 }
 
-async fn create_key(
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "auth", summary = "Revoke an API key (admin)",
+    params(("id" = String, Path)), responses((status = 204, description = "Revoked")))]
+pub async fn revoke_key(
     State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    ApiJson(body): ApiJson<NewKey>,
-) -> ApiResult<(StatusCode, Json<domain::services::CreatedApiKey>)> {
-    p.require_admin()?;
-    Ok((StatusCode::CREATED, Json(s.services.create_api_key(&body.name, body.role).await?)))
-}
-
-async fn revoke_key(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Extension(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    p.require_admin()?;
-    s.services.revoke_api_key(&id).await?;
+    s.services.revoke_api_key(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- events ----
 
-async fn publish(
+#[utoipa::path(post, path = "/events", tag = "events",
+    summary = "Publish an event (202); `Idempotency-Key` or `id` makes it idempotent for 24 h",
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key within 24 h answers as the first time")),
+    request_body = PublishInput, responses((status = 202, body = Accepted), (status = 413, description = "`data` is larger than the limit")))]
+pub async fn publish(
     State(s): State<AppState>,
+    Extension(p): Caller,
     headers: HeaderMap,
     ApiJson(input): ApiJson<PublishInput>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let accepted = s.services.publish(input, key).await?;
+    let accepted = s.services.publish(&p, input, key).await?;
     s.metrics.events_accepted.inc();
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
-async fn event_types(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "data": s.services.event_types().await? })))
+#[utoipa::path(get, path = "/event-types", tag = "events", summary = "The event catalog with JSON Schemas and examples",
+    responses((status = 200, body = EventTypeList)))]
+pub async fn event_types(State(s): State<AppState>, Extension(p): Caller) -> ApiResult<Json<EventTypeList>> {
+    Ok(Json(EventTypeList { data: s.services.event_types(&p).await? }))
 }
 
-async fn register_event_type(
+#[utoipa::path(post, path = "/event-types", tag = "events", summary = "Register a custom event type (admin)",
+    request_body = EventType, responses((status = 201, body = EventType)))]
+pub async fn register_event_type(
     State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Extension(p): Caller,
     ApiJson(t): ApiJson<EventType>,
 ) -> ApiResult<(StatusCode, Json<EventType>)> {
-    p.require_admin()?;
-    Ok((StatusCode::CREATED, Json(s.services.register_event_type(t).await?)))
+    Ok((StatusCode::CREATED, Json(s.services.register_event_type(&p, t).await?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    /// How many, at most (default 100).
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/notifications", tag = "notifications", summary = "In-app notifications, newest first",
+    params(LimitQuery), responses((status = 200, body = Vec<Notification>)))]
+pub async fn notifications(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Vec<Notification>>> {
+    Ok(Json(s.services.notifications(&p, q.limit.unwrap_or(100)).await?))
+}
+
+// ---- the queue ----
+
+#[utoipa::path(get, path = "/queue/dead", tag = "queue",
+    summary = "Work that stopped being retried after failing or crashing too often (admin)",
+    params(LimitQuery), responses((status = 200, body = DeadWorkList)))]
+pub async fn dead_work(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<DeadWorkList>> {
+    Ok(Json(DeadWorkList { data: s.services.dead_work(&p, q.limit.unwrap_or(100)).await? }))
+}
+
+#[utoipa::path(post, path = "/queue/dead/{id}/retry", tag = "queue", summary = "Make dead work due again now (admin)",
+    params(("id" = String, Path)), responses((status = 204, description = "Queued")))]
+pub async fn retry_dead_work(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.services.retry_dead_work(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/queue/dead/{id}", tag = "queue",
+    summary = "Discard dead work for good (admin); a delivery is marked failed",
+    params(("id" = String, Path)), responses((status = 200, body = DeadWork)))]
+pub async fn discard_dead_work(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeadWork>> {
+    Ok(Json(s.services.discard_dead_work(&p, &id).await?))
 }
 
 // ---- webhooks ----
 
-async fn list_webhooks(State(s): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Page<Webhook>>> {
-    Ok(Json(s.services.list_webhooks(&q).await?))
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", summary = "List webhooks", params(ListQuery),
+    responses((status = 200, body = Page<Webhook>)))]
+pub async fn list_webhooks(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Page<Webhook>>> {
+    Ok(Json(s.services.list_webhooks(&p, &q).await?))
 }
 
-async fn create_webhook(
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", summary = "Create a webhook (admin; returns its secret)",
+    request_body = WebhookInput, responses((status = 201, body = Webhook)))]
+pub async fn create_webhook(
     State(s): State<AppState>,
+    Extension(p): Caller,
     ApiJson(input): ApiJson<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<Webhook>)> {
-    Ok((StatusCode::CREATED, Json(s.services.create_webhook(input).await?)))
+    Ok((StatusCode::CREATED, Json(s.services.create_webhook(&p, input).await?)))
 }
 
-async fn get_webhook(
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", summary = "A webhook (its secret for admins)",
+    params(("id" = String, Path)), responses((status = 200, body = Webhook)))]
+pub async fn get_webhook(
     State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Extension(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Webhook>> {
-    Ok(Json(s.services.get_webhook(&id, p.is_admin()).await?))
+    Ok(Json(s.services.get_webhook(&p, &id).await?))
 }
 
-async fn update_webhook(
+#[utoipa::path(put, path = "/webhooks/{id}", tag = "webhooks", summary = "Update a webhook (admin); absent fields keep their value",
+    params(("id" = String, Path)), request_body = WebhookInput, responses((status = 200, body = Webhook)))]
+pub async fn update_webhook(
     State(s): State<AppState>,
+    Extension(p): Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<WebhookInput>,
 ) -> ApiResult<Json<Webhook>> {
-    Ok(Json(s.services.update_webhook(&id, input).await?))
+    Ok(Json(s.services.update_webhook(&p, &id, input).await?))
 }
 
-async fn delete_webhook(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.services.delete_webhook(&id).await?;
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", summary = "Delete a webhook and its history (admin)",
+    params(("id" = String, Path)), responses((status = 204, description = "Deleted")))]
+pub async fn delete_webhook(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.services.delete_webhook(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct RegenerateInput {
-    #[serde(default)]
-    revoke_immediately: bool,
-}
-
-async fn regenerate_secret(
+#[utoipa::path(post, path = "/webhooks/{id}/regenerate-secret", tag = "webhooks",
+    summary = "New secret (admin); the old one signs for 24 h more unless `revokeImmediately`",
+    params(("id" = String, Path)), request_body(content = Option<RegenerateInput>, description = "Optional"),
+    responses((status = 200, body = Webhook)))]
+pub async fn regenerate_secret(
     State(s): State<AppState>,
+    Extension(p): Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Webhook>> {
@@ -157,90 +240,113 @@ async fn regenerate_secret(
             .map_err(|e| domain::Error::invalid("revokeImmediately", e.to_string()))?
             .revoke_immediately
     };
-    Ok(Json(s.services.regenerate_secret(&id, revoke).await?))
+    Ok(Json(s.services.regenerate_secret(&p, &id, revoke).await?))
 }
 
-async fn test_webhook(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TestResult>> {
-    Ok(Json(s.services.test_webhook(&id).await?))
-}
-
-async fn webhook_deliveries(
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", summary = "Send `webhook.test` now and report the attempt",
+    params(("id" = String, Path)), responses((status = 200, body = TestResult)))]
+pub async fn test_webhook(
     State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TestResult>> {
+    Ok(Json(s.services.test_webhook(&p, &id).await?))
+}
+
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "deliveries",
+    summary = "Delivery history of a webhook, newest first", params(("id" = String, Path), ListQuery),
+    responses((status = 200, body = Page<Delivery>)))]
+pub async fn webhook_deliveries(
+    State(s): State<AppState>,
+    Extension(p): Caller,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
-    Ok(Json(s.services.list_deliveries(Some(&id), &q).await?))
+    Ok(Json(s.services.list_deliveries(&p, Some(&id), &q).await?))
 }
 
-async fn all_deliveries(
+#[utoipa::path(get, path = "/webhooks/deliveries/all", tag = "deliveries", summary = "All deliveries (admin)",
+    params(ListQuery), responses((status = 200, body = Page<Delivery>)))]
+pub async fn all_deliveries(
     State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Extension(p): Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
-    p.require_admin()?;
-    Ok(Json(s.services.list_deliveries(None, &q).await?))
+    Ok(Json(s.services.list_deliveries(&p, None, &q).await?))
 }
 
-async fn delivery(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Delivery>> {
-    Ok(Json(s.services.get_delivery(&id).await?))
+#[utoipa::path(get, path = "/webhooks/deliveries/{id}", tag = "deliveries", summary = "A delivery with every attempt",
+    params(("id" = String, Path)), responses((status = 200, body = Delivery)))]
+pub async fn delivery(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Delivery>> {
+    Ok(Json(s.services.get_delivery(&p, &id).await?))
 }
 
-async fn retry_delivery(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Delivery>> {
-    Ok(Json(s.services.retry_delivery(&id).await?))
+#[utoipa::path(post, path = "/webhooks/deliveries/{id}/retry", tag = "deliveries",
+    summary = "Send a delivery again (same webhook-id); 409 while it is being sent",
+    params(("id" = String, Path)), responses((status = 200, body = Delivery)))]
+pub async fn retry_delivery(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Delivery>> {
+    Ok(Json(s.services.retry_delivery(&p, &id).await?))
 }
 
-async fn webhook_stats(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<WebhookStats>> {
-    Ok(Json(s.services.webhook_stats(&id).await?))
+#[utoipa::path(get, path = "/webhooks/{id}/stats", tag = "webhooks", summary = "Counts by status, success rate, p50/p95 latency",
+    params(("id" = String, Path)), responses((status = 200, body = WebhookStats)))]
+pub async fn webhook_stats(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookStats>> {
+    Ok(Json(s.services.webhook_stats(&p, &id).await?))
 }
 
-#[derive(Deserialize)]
-struct AnalyticsQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsQuery {
+    /// Days of history, 1 to 90 (default 14).
     days: Option<i64>,
 }
 
-async fn analytics(
+#[utoipa::path(get, path = "/webhooks/analytics", tag = "webhooks", summary = "Totals, per event type and per day",
+    params(AnalyticsQuery), responses((status = 200, body = Analytics)))]
+pub async fn analytics(
     State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Extension(p): Caller,
     Query(q): Query<AnalyticsQuery>,
 ) -> ApiResult<Json<Analytics>> {
-    p.require_admin()?;
-    Ok(Json(s.services.analytics(q.days.unwrap_or(14)).await?))
+    Ok(Json(s.services.analytics(&p, q.days.unwrap_or(14)).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoverInput {
-    since: String,
-    /// Also create deliveries for the events it missed while paused or disabled.
-    #[serde(default)]
-    include_missed: bool,
-}
-
-async fn recover(
+#[utoipa::path(post, path = "/webhooks/{id}/recover", tag = "deliveries",
+    summary = "Re-queue every failed delivery since a time (admin) and, with includeMissed, send the events missed while disabled",
+    params(("id" = String, Path)), request_body = RecoverInput, responses((status = 202, body = RecoverResult)))]
+pub async fn recover(
     State(s): State<AppState>,
+    Extension(p): Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<RecoverInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecoverResult>)> {
     let since = chrono::DateTime::parse_from_rfc3339(&input.since)
         .map_err(|_| domain::Error::invalid("since", "must be an RFC 3339 time, e.g. 2026-11-28T00:00:00Z"))?
         .timestamp_millis();
-    let requeued = s.services.recover(&id, since).await?;
-    let replayed = if input.include_missed { s.services.replay_missed(&id, since).await? } else { 0 };
-    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": requeued, "replayed": replayed }))))
+    let requeued = s.services.recover(&p, &id, since).await?;
+    let replayed = if input.include_missed { s.services.replay_missed(&p, &id, since).await? } else { 0 };
+    Ok((StatusCode::ACCEPTED, Json(RecoverResult { requeued, replayed })))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VerifyInput {
-    secret: String,
-    headers: BTreeMap<String, String>,
-    payload: String,
-}
-
-async fn verify(ApiJson(input): ApiJson<VerifyInput>) -> Result<Json<Value>, Problem> {
+#[utoipa::path(post, path = "/webhooks/verify", tag = "webhooks",
+    summary = "Check a received payload's Standard Webhooks signature and say why it fails",
+    request_body = VerifyInput, responses((status = 200, body = VerifyResult)))]
+pub async fn verify(ApiJson(input): ApiJson<VerifyInput>) -> Json<VerifyResult> {
     let now = chrono::Utc::now().timestamp();
-    Ok(Json(match domain::webhooks::service::verify_request(&input.secret, &input.headers, &input.payload, now) {
-        Ok(()) => json!({ "valid": true }),
-        Err(e) => json!({ "valid": false, "reason": e.to_string() }),
-    }))
+    Json(match domain::webhooks::service::verify_request(&input.secret, &input.headers, &input.payload, now) {
+        Ok(()) => VerifyResult { valid: true, reason: None },
+        Err(e) => VerifyResult { valid: false, reason: Some(e.to_string()) },
+    })
 }

@@ -232,7 +232,8 @@ pub async fn setup_submit(State(state): State<AppState>, headers: HeaderMap, For
     let again = |msg: String| {
         Redirect::to(&format!("/setup?token={}&error={}", urlencode(&form.token), urlencode(&msg))).into_response()
     };
-    if let Err(e) = state.services.create_user(&form.email, &form.password, Role::Admin).await {
+    if let Err(e) = state.services.create_user(&domain::auth::system(), &form.email, &form.password, Role::Admin).await
+    {
         return again(crate::cli::describe(&e));
     }
     *state.setup_token.lock().expect("setup token lock") = None;

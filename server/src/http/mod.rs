@@ -132,8 +132,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
     if args.role != ProcessRole::Api {
-        let worker = domain::delivery::worker::DeliveryWorker::new(services.clone());
-        background.push(tokio::spawn(worker.run(stop_rx.clone())));
+        background.push(tokio::spawn(services.runner().run(stop_rx.clone())));
         background.push(tokio::spawn(retention_loop(services.clone(), stop_rx.clone())));
     }
     if let Some(url) = args.redis_url.clone() {

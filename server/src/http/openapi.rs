@@ -1,122 +1,131 @@
-//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the REST API.
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the REST API,
+//! derived from the handlers' `#[utoipa::path]` and the wire types, so it
+//! cannot drift from what the API accepts and answers.
 
 use axum::Json;
-use serde_json::{json, Value};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
-fn op(summary: &str, tag: &str, ok: (&str, &str), body: Option<&str>) -> Value {
-    let mut o = json!({
-        "summary": summary,
-        "tags": [tag],
-        "responses": {
-            ok.0: {"description": ok.1, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "401": {"$ref": "#/components/responses/Problem"},
-            "403": {"$ref": "#/components/responses/Problem"},
-            "404": {"$ref": "#/components/responses/Problem"},
-            "422": {"$ref": "#/components/responses/Problem"}
-        }
-    });
-    if let Some(schema) = body {
-        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
-    }
-    o
-}
+use super::api;
+use super::problem::Problem;
 
-fn id_param() -> Value {
-    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}])
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Purple Cross Automations",
+        description = "Webhooks and workflow automation for the Purple Cross veterinary platform. Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457 problem details (`application/problem+json`) naming the invalid fields."
+    ),
+    servers((url = "/api/v1")),
+    security(("bearer" = [])),
+    paths(
+        api::me, api::list_keys, api::create_key, api::revoke_key,
+        api::publish, api::event_types, api::register_event_type, api::notifications,
+        api::dead_work, api::retry_dead_work, api::discard_dead_work,
+        api::list_webhooks, api::create_webhook, api::get_webhook, api::update_webhook, api::delete_webhook,
+        api::regenerate_secret, api::test_webhook, api::webhook_deliveries, api::all_deliveries, api::delivery,
+        api::retry_delivery, api::webhook_stats, api::analytics, api::recover, api::verify,
+    ),
+    // ConditionNode is recursive (groups nest), so it is registered by hand.
+    components(schemas(Problem, wire::condition::ConditionNode)),
+    modifiers(&Common)
+)]
+struct ApiDoc;
 
-fn page_params() -> Value {
-    json!([
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-        {"name": "status", "in": "query", "schema": {"enum": ["pending", "succeeded", "failed"]}},
-        {"name": "event", "in": "query", "schema": {"type": "string"}},
-        {"name": "search", "in": "query", "schema": {"type": "string"}},
-        {"name": "cursor", "in": "query", "description": "nextCursor of the previous page of deliveries (keyset paging, fast at any depth; page is then ignored)", "schema": {"type": "string"}}
-    ])
-}
+/// What every operation shares: bearer authentication and problem-details errors.
+struct Common;
 
-pub fn document() -> Value {
-    let with = |mut o: Value, params: Value| {
-        o["parameters"] = params;
-        o
-    };
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Purple Cross Automations",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Webhooks and workflow automation for the Purple Cross veterinary platform. Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457 problem details."
-        },
-        "servers": [{"url": "/api/v1"}],
-        "security": [{"bearer": []}],
-        "paths": {
-            "/events": {"post": op("Publish an event (202); `Idempotency-Key` or `id` makes it idempotent for 24 h", "events", ("202", "Accepted"), Some("EventInput"))},
-            "/event-types": {
-                "get": op("The event catalog with JSON Schemas and examples", "events", ("200", "Catalog"), None),
-                "post": op("Register a custom event type (admin)", "events", ("201", "Registered"), Some("EventType"))
-            },
-            "/webhooks": {
-                "get": with(op("List webhooks", "webhooks", ("200", "A page of webhooks"), None), page_params()),
-                "post": op("Create a webhook (returns its secret)", "webhooks", ("201", "Created"), Some("WebhookInput"))
-            },
-            "/webhooks/{id}": {
-                "get": with(op("A webhook (the secret for admins)", "webhooks", ("200", "Webhook"), None), id_param()),
-                "put": with(op("Update a webhook; absent fields keep their value", "webhooks", ("200", "Updated"), Some("WebhookInput")), id_param()),
-                "delete": with(op("Delete a webhook and its history", "webhooks", ("204", "Deleted"), None), id_param())
-            },
-            "/webhooks/{id}/regenerate-secret": {"post": with(op("New secret; the old one signs for 24 h more unless `revokeImmediately`", "webhooks", ("200", "Webhook with its new secret"), None), id_param())},
-            "/webhooks/{id}/test": {"post": with(op("Send `webhook.test` now and report the attempt", "webhooks", ("200", "Test result"), None), id_param())},
-            "/webhooks/{id}/deliveries": {"get": with(op("Delivery history of a webhook, newest first", "deliveries", ("200", "A page of deliveries"), None), page_params())},
-            "/webhooks/{id}/stats": {"get": with(op("Counts by status, success rate, p50/p95 latency", "webhooks", ("200", "Stats"), None), id_param())},
-            "/webhooks/{id}/recover": {"post": with(op("Re-queue every failed delivery since a time and, with includeMissed, send the events missed while disabled", "deliveries", ("202", "How many were re-queued and replayed"), Some("RecoverInput")), id_param())},
-            "/webhooks/deliveries/all": {"get": with(op("All deliveries (admin)", "deliveries", ("200", "A page of deliveries"), None), page_params())},
-            "/webhooks/deliveries/{id}": {"get": with(op("A delivery with every attempt", "deliveries", ("200", "Delivery"), None), id_param())},
-            "/webhooks/deliveries/{id}/retry": {"post": with(op("Send a delivery again (same webhook-id)", "deliveries", ("200", "Delivery"), None), id_param())},
-            "/webhooks/analytics": {"get": op("Totals, per event type and per day (admin)", "webhooks", ("200", "Analytics"), None)},
-            "/webhooks/verify": {"post": op("Check a received payload's Standard Webhooks signature and say why it fails", "webhooks", ("200", "{valid, reason}"), Some("VerifyInput"))},
-            "/me": {"get": op("The caller", "auth", ("200", "Principal"), None)},
-            "/api-keys": {
-                "get": op("API keys (admin; never their plaintext)", "auth", ("200", "Keys"), None),
-                "post": op("Create an API key (admin); the key is shown once", "auth", ("201", "Key"), Some("ApiKeyInput"))
-            },
-            "/api-keys/{id}": {"delete": with(op("Revoke an API key (admin)", "auth", ("204", "Revoked"), None), id_param())}
-        },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Problem": {"description": "Problem details", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
-            "schemas": {
-                "Problem": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
-                "EventInput": {"type": "object", "required": ["type", "data"], "properties": {
-                    "id": {"type": "string"}, "type": {"type": "string", "examples": ["appointment.completed"]}, "data": {"type": "object"}}},
-                "EventType": {"type": "object", "required": ["name", "schema"], "properties": {
-                    "name": {"type": "string"}, "description": {"type": "string"}, "schema": {"type": "object"}, "example": {}, "strict": {"type": "boolean"}}},
-                "Condition": {"type": "object", "required": ["field", "operator"], "properties": {
-                    "field": {"type": "string"}, "operator": {"enum": ["equals", "not_equals", "greater_than", "less_than", "contains", "not_contains", "is_empty", "is_not_empty"]}, "value": {}}},
-                "RetryPolicy": {"type": "object", "properties": {
-                    "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 50},
-                    "schedule": {"oneOf": [
-                        {"type": "object", "properties": {"type": {"const": "exponential"}, "baseMs": {"type": "integer"}, "factor": {"type": "number"}, "capMs": {"type": "integer"}}},
-                        {"type": "object", "properties": {"type": {"const": "fixed"}, "delaysMs": {"type": "array", "items": {"type": "integer"}}}}]},
-                    "jitter": {"type": "number", "minimum": 0, "maximum": 1}}},
-                "WebhookInput": {"type": "object", "properties": {
-                    "name": {"type": "string"}, "url": {"type": "string", "format": "uri"}, "events": {"type": "array", "items": {"type": "string"}},
-                    "active": {"type": "boolean"}, "secret": {"type": "string", "pattern": "^whsec_"},
-                    "filter": {"type": ["object", "null"], "properties": {"logic": {"enum": ["AND", "OR"]}, "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}}}},
-                    "retryPolicy": {"anyOf": [{"$ref": "#/components/schemas/RetryPolicy"}, {"type": "null"}]},
-                    "rateLimit": {"type": ["integer", "null"], "minimum": 1},
-                    "headers": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                "RecoverInput": {"type": "object", "required": ["since"], "properties": {"since": {"type": "string", "format": "date-time"}, "includeMissed": {"type": "boolean", "default": false}}},
-                "VerifyInput": {"type": "object", "required": ["secret", "headers", "payload"], "properties": {
-                    "secret": {"type": "string"}, "headers": {"type": "object", "additionalProperties": {"type": "string"}}, "payload": {"type": "string"}}},
-                "ApiKeyInput": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "staff"]}}}
+impl Modify for Common {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        let problem = ResponseBuilder::new()
+            .description("Problem details: what went wrong, and for invalid input which fields")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+            )
+            .build();
+        components.responses.insert("Problem".to_string(), RefOr::T(problem));
+        for item in doc.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                add_problems(op);
             }
         }
-    })
+    }
 }
 
-pub async fn openapi() -> Json<Value> {
+fn add_problems(op: &mut Operation) {
+    let mut codes = vec!["400", "401", "403", "404", "409", "422"];
+    if op.request_body.is_some() {
+        codes.extend(["413", "415"]);
+    }
+    for code in codes {
+        op.responses
+            .responses
+            .entry(code.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::new("#/components/responses/Problem")));
+    }
+}
+
+pub fn document() -> serde_json::Value {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    serde_json::to_value(doc).expect("the OpenAPI document serialises")
+}
+
+pub async fn openapi() -> Json<serde_json::Value> {
     Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` in the document names something the document defines.
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let mut refs = Vec::new();
+        collect_refs(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for r in refs {
+            let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external ref {r}"));
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+        }
+        assert_eq!(doc["openapi"].as_str().unwrap().get(..3), Some("3.1"));
+    }
+
+    #[test]
+    fn operations_have_real_schemas() {
+        let doc = document();
+        let ok = &doc["paths"]["/webhooks/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(ok["$ref"], "#/components/schemas/Webhook");
+        let webhook = &doc["components"]["schemas"]["Webhook"]["properties"];
+        for field in ["id", "name", "url", "events", "active", "status", "retryPolicy", "createdAt"] {
+            assert!(webhook.get(field).is_some(), "Webhook.{field} is documented");
+        }
+        assert!(doc["paths"]["/events"]["post"]["requestBody"].is_object());
+    }
+
+    fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "$ref" {
+                        out.push(v.as_str().unwrap_or_default().to_string());
+                    } else {
+                        collect_refs(v, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
+            _ => {}
+        }
+    }
 }

@@ -5,13 +5,16 @@ use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// A URI naming the kind of problem (`about:blank` when the status says it all).
     #[serde(rename = "type")]
     pub type_: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// For invalid input: every field found wrong.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }

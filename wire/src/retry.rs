@@ -7,8 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Validator;
-use crate::Result;
+use crate::error::{Invalid, Validator};
 
 /// Bounds a policy must respect, so a single webhook cannot make the worker
 /// hammer a receiver or keep a delivery alive for months.
@@ -37,6 +36,7 @@ const DEFAULT_JITTER: f64 = 0.1;
 /// JSON: `{"maxAttempts": 5, "schedule": {"type": "exponential", "baseMs": 5000,
 /// "factor": 2.0, "capMs": 3600000}, "jitter": 0.2}`; every field is optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RetryPolicy {
     /// Attempts in all, the first send included.
@@ -52,6 +52,7 @@ pub struct RetryPolicy {
 
 /// The waits between attempts, before jitter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Schedule {
     /// `base_ms`, then `base_ms * factor`, `base_ms * factor²`, … up to `cap_ms`.
@@ -107,7 +108,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Checks every bound, reporting all problems at once under
     /// `retryPolicy.*` field names.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         let mut v = Validator::new();
         v.check(
             (1..=MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts),
@@ -221,7 +222,6 @@ pub fn clamp_retry_after(requested_ms: u64, computed_ms: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Error;
     use chrono::TimeZone;
     use serde_json::json;
 
@@ -236,8 +236,7 @@ mod tests {
     fn invalid_fields(p: &RetryPolicy) -> Vec<String> {
         match p.validate() {
             Ok(()) => vec![],
-            Err(Error::Validation(errs)) => errs.into_iter().map(|e| e.field).collect(),
-            Err(other) => panic!("unexpected error {other:?}"),
+            Err(Invalid(errs)) => errs.into_iter().map(|e| e.field).collect(),
         }
     }
 

@@ -2,71 +2,18 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Staff,
-}
+pub mod policy;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Staff => "staff",
-        }
-    }
+pub use policy::{Action, Authorize};
+pub use wire::auth::{Principal, PrincipalKind, Role};
 
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "staff" => Ok(Role::Staff),
-            other => Err(Error::invalid("role", format!("must be admin or staff, not {other:?}"))),
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Role::parse(s)
-    }
-}
-
-/// The authenticated caller of a request: a browser user or an API key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Principal {
-    pub id: String,
-    /// The user's email or the key's name.
-    pub name: String,
-    pub role: Role,
-    pub kind: PrincipalKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PrincipalKind {
-    User,
-    ApiKey,
-}
-
-impl Principal {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    pub fn require_admin(&self) -> Result<()> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("this action needs the admin role".into()))
-        }
-    }
+/// The process itself acting (the CLI, start-up, background work): may do everything.
+pub fn system() -> Principal {
+    Principal { id: "system".into(), name: "purple-cross".into(), role: Role::Admin, kind: PrincipalKind::System }
 }
 
 pub const MIN_PASSWORD_LEN: usize = 10;

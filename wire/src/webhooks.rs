@@ -1,4 +1,5 @@
-//! What the API shows and accepts: camelCase JSON, the seed's field names.
+//! Webhooks, their deliveries and statistics, events and the event catalog:
+//! camelCase JSON with the seed's field names.
 
 use std::collections::BTreeMap;
 
@@ -9,23 +10,34 @@ use crate::condition::ConditionGroup;
 use crate::retry::RetryPolicy;
 
 /// Create (all required fields) or update (absent fields keep their value).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     /// Only deliver events whose `data` matches; `null` removes the filter.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ConditionGroup>))]
     pub filter: Option<Option<ConditionGroup>>,
-    #[serde(default, deserialize_with = "double_option")]
+    /// `null` goes back to the default policy.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<RetryPolicy>))]
     pub retry_policy: Option<Option<RetryPolicy>>,
     /// Deliveries per second; `null` removes the limit.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
     pub rate_limit: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     /// A caller-chosen secret (`whsec_…`); generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
 
@@ -38,6 +50,7 @@ where
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     pub id: String,
@@ -64,6 +77,7 @@ pub struct Webhook {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub id: String,
@@ -86,6 +100,7 @@ pub struct Delivery {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub id: String,
@@ -95,11 +110,16 @@ pub struct Attempt {
     pub status_code: Option<i64>,
     pub request_headers: Value,
     pub response_body: Option<String>,
+    /// Bytes of the response that were not valid text (invalid UTF-8, NUL)
+    /// were replaced with U+FFFD before it was stored.
+    #[serde(default)]
+    pub response_body_lossy: bool,
     pub error_class: Option<String>,
     pub error_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub data: Vec<T>,
@@ -113,8 +133,10 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListQuery {
     pub page: Option<u32>,
     pub limit: Option<u32>,
@@ -139,6 +161,7 @@ impl ListQuery {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookStats {
     pub total: i64,
@@ -154,6 +177,7 @@ pub struct WebhookStats {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeStats {
     pub event: String,
@@ -164,6 +188,7 @@ pub struct EventTypeStats {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DayStats {
     /// `YYYY-MM-DD` (UTC).
@@ -174,6 +199,7 @@ pub struct DayStats {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Analytics {
     pub webhooks: i64,
@@ -186,6 +212,7 @@ pub struct Analytics {
 
 /// The result of a test send, shown inline in the UI.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
     pub delivery_id: String,
@@ -197,6 +224,7 @@ pub struct TestResult {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventType {
     pub name: String,
@@ -209,9 +237,107 @@ pub struct EventType {
 
 /// `POST /events`: what was accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     pub id: String,
     pub deliveries: i64,
     pub workflow_executions: i64,
+}
+
+/// `POST /events`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishInput {
+    /// The caller's id for the event: publishing the same id again within
+    /// 24 hours answers as the first time (like `Idempotency-Key`).
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub data: Option<Value>,
+}
+
+/// `GET /event-types`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventTypeList {
+    pub data: Vec<EventType>,
+}
+
+/// `POST /webhooks/{id}/regenerate-secret` (the body is optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegenerateInput {
+    /// Stop signing with the old secret at once instead of after the overlap period.
+    #[serde(default)]
+    pub revoke_immediately: bool,
+}
+
+/// `POST /webhooks/{id}/recover`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecoverInput {
+    /// RFC 3339: re-queue failed deliveries created since then.
+    pub since: String,
+    /// Also create deliveries for the events it missed while paused or disabled.
+    #[serde(default)]
+    pub include_missed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverResult {
+    pub requeued: i64,
+    pub replayed: i64,
+}
+
+/// `POST /webhooks/verify`: checks a received request against a secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyInput {
+    pub secret: String,
+    pub headers: BTreeMap<String, String>,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyResult {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A row of the webhooks list: the webhook and its delivery health.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSummary {
+    pub webhook: Webhook,
+    pub stats: WebhookStats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a browser sends is what the server reads: fields left out stay
+    /// out, and an explicit `null` still removes.
+    #[test]
+    fn webhook_input_round_trips_absent_and_null() {
+        let partial = WebhookInput { name: Some("n".into()), ..Default::default() };
+        let text = serde_json::to_string(&partial).unwrap();
+        assert_eq!(text, r#"{"name":"n"}"#);
+        assert_eq!(serde_json::from_str::<WebhookInput>(&text).unwrap(), partial);
+        let remove: WebhookInput = serde_json::from_str(r#"{"filter":null}"#).unwrap();
+        assert_eq!(remove.filter, Some(None));
+        assert_eq!(serde_json::from_str::<WebhookInput>(&serde_json::to_string(&remove).unwrap()).unwrap(), remove);
+        assert!(serde_json::from_str::<WebhookInput>(r#"{"nmae":"typo"}"#).is_err());
+    }
 }

@@ -13,11 +13,11 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
-use crate::error::Validator;
-use crate::Result;
+use crate::error::{Invalid, Validator};
 
 /// How a field is tested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
     Equals,
@@ -47,6 +47,22 @@ impl Operator {
         }
     }
 
+    pub const ALL: [Operator; 8] = [
+        Operator::Equals,
+        Operator::NotEquals,
+        Operator::GreaterThan,
+        Operator::LessThan,
+        Operator::Contains,
+        Operator::NotContains,
+        Operator::IsEmpty,
+        Operator::IsNotEmpty,
+    ];
+
+    /// The operator named `name` in JSON.
+    pub fn parse(name: &str) -> Option<Operator> {
+        Operator::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     /// Whether the operator compares against a value.
     pub fn needs_value(self) -> bool {
         !matches!(self, Operator::IsEmpty | Operator::IsNotEmpty)
@@ -55,6 +71,7 @@ impl Operator {
 
 /// One test of one field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// A dotted path into the data; numeric segments index arrays.
@@ -66,6 +83,7 @@ pub struct Condition {
 
 /// How the conditions of a group combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Logic {
     /// Every condition must hold.
     #[default]
@@ -76,14 +94,57 @@ pub enum Logic {
     Or,
 }
 
-/// Conditions combined with AND or OR.
+/// Conditions (and nested groups) combined with AND or OR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConditionGroup {
     #[serde(default)]
     pub logic: Logic,
-    pub conditions: Vec<Condition>,
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
+    pub conditions: Vec<ConditionNode>,
 }
+
+/// A member of a group: a condition, or a group of its own (told apart by
+/// its `conditions` list).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum ConditionNode {
+    Group(ConditionGroup),
+    Condition(Condition),
+}
+
+impl<'de> Deserialize<'de> for ConditionNode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Told apart by shape, so an error names what is wrong with the
+        // condition rather than "matched no variant".
+        let v = Value::deserialize(d)?;
+        let is_group = v.as_object().is_some_and(|o| o.contains_key("conditions"));
+        if is_group {
+            ConditionGroup::deserialize(v).map(ConditionNode::Group).map_err(serde::de::Error::custom)
+        } else {
+            Condition::deserialize(v).map(ConditionNode::Condition).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+impl From<Condition> for ConditionNode {
+    fn from(c: Condition) -> Self {
+        ConditionNode::Condition(c)
+    }
+}
+
+impl From<ConditionGroup> for ConditionNode {
+    fn from(g: ConditionGroup) -> Self {
+        ConditionNode::Group(g)
+    }
+}
+
+/// Groups nest at most this deep.
+pub const MAX_DEPTH: usize = 5;
+/// A group tree holds at most this many conditions in all.
+pub const MAX_CONDITIONS: usize = 100;
 
 /// The value at a dotted `path` in `data`: object keys by name, array
 /// elements by index (`items.0.sku`). An empty path names nothing.
@@ -120,7 +181,21 @@ impl Condition {
     }
 }
 
+impl ConditionNode {
+    pub fn evaluate(&self, data: &Value) -> bool {
+        match self {
+            ConditionNode::Condition(c) => c.evaluate(data),
+            ConditionNode::Group(g) => g.evaluate(data),
+        }
+    }
+}
+
 impl ConditionGroup {
+    /// A group of plain conditions.
+    pub fn all(logic: Logic, conditions: Vec<Condition>) -> Self {
+        ConditionGroup { logic, conditions: conditions.into_iter().map(ConditionNode::from).collect() }
+    }
+
     /// Whether `data` satisfies the group. An empty group matches everything,
     /// whatever its logic: no conditions means no filter.
     pub fn evaluate(&self, data: &Value) -> bool {
@@ -134,18 +209,48 @@ impl ConditionGroup {
     }
 
     /// Checks every condition has a usable field path and, where the operator
-    /// needs one, a value. Errors are reported under
-    /// `{field_prefix}.conditions[i].field` / `.value`.
-    pub fn validate(&self, field_prefix: &str) -> Result<()> {
+    /// needs one, a value, and that the tree stays within [`MAX_DEPTH`] and
+    /// [`MAX_CONDITIONS`]. Errors are reported under
+    /// `{field_prefix}.conditions[i].field` / `.value` (nested groups add
+    /// their own `.conditions[j]`).
+    pub fn validate(&self, field_prefix: &str) -> Result<(), Invalid> {
         let mut v = Validator::new();
-        for (i, condition) in self.conditions.iter().enumerate() {
-            let name = |leaf: &str| {
-                if field_prefix.is_empty() {
-                    format!("conditions[{i}].{leaf}")
-                } else {
-                    format!("{field_prefix}.conditions[{i}].{leaf}")
+        let mut count = 0;
+        self.validate_into(field_prefix, 1, &mut count, &mut v);
+        if count > MAX_CONDITIONS {
+            let field =
+                if field_prefix.is_empty() { "conditions".to_string() } else { format!("{field_prefix}.conditions") };
+            v.push(field, format!("at most {MAX_CONDITIONS} conditions in all"));
+        }
+        v.finish()
+    }
+
+    fn validate_into(&self, prefix: &str, depth: usize, count: &mut usize, v: &mut Validator) {
+        let here = |i: usize| {
+            if prefix.is_empty() {
+                format!("conditions[{i}]")
+            } else {
+                format!("{prefix}.conditions[{i}]")
+            }
+        };
+        if depth > MAX_DEPTH {
+            let field = if prefix.is_empty() { "conditions".to_string() } else { format!("{prefix}.conditions") };
+            v.push(field, format!("groups nest at most {MAX_DEPTH} deep"));
+            return;
+        }
+        for (i, node) in self.conditions.iter().enumerate() {
+            let condition = match node {
+                ConditionNode::Group(g) => {
+                    g.validate_into(&here(i), depth + 1, count, v);
+                    continue;
                 }
+                ConditionNode::Condition(c) => c,
             };
+            *count += 1;
+            if *count > MAX_CONDITIONS {
+                return;
+            }
+            let name = |leaf: &str| format!("{}.{leaf}", here(i));
             let path = condition.field.trim();
             if path.is_empty() {
                 v.push(name("field"), "is required");
@@ -166,7 +271,6 @@ impl ConditionGroup {
                 );
             }
         }
-        v.finish()
     }
 }
 
@@ -266,7 +370,6 @@ fn is_empty(v: Option<&Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Error;
     use serde_json::json;
 
     fn data() -> Value {
@@ -413,7 +516,7 @@ mod tests {
     fn groups_combine_with_and_or() {
         let yes = cond("clinicId", Operator::Equals, Some(json!("c1")));
         let no = cond("count", Operator::GreaterThan, Some(json!(100)));
-        let group = |logic, conditions: Vec<Condition>| ConditionGroup { logic, conditions };
+        let group = ConditionGroup::all;
         let d = data();
 
         assert!(group(Logic::And, vec![yes.clone(), yes.clone()]).evaluate(&d));
@@ -429,7 +532,7 @@ mod tests {
         let text = r#"{"logic":"OR","conditions":[{"field":"clinicId","operator":"equals","value":"c1"}]}"#;
         let group: ConditionGroup = serde_json::from_str(text).unwrap();
         assert_eq!(group.logic, Logic::Or);
-        assert_eq!(group.conditions, [cond("clinicId", Operator::Equals, Some(json!("c1")))]);
+        assert_eq!(group.conditions, [cond("clinicId", Operator::Equals, Some(json!("c1"))).into()]);
         assert_eq!(serde_json::to_string(&group).unwrap(), text);
         assert!(group.evaluate(&data()));
     }
@@ -442,7 +545,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(lower.logic, Logic::And);
-        assert_eq!(lower.conditions[0].value, None);
+        assert!(matches!(&lower.conditions[0], ConditionNode::Condition(c) if c.value.is_none()));
         assert_eq!(
             serde_json::to_value(&lower).unwrap(),
             json!({"logic": "AND", "conditions": [{"field": "note", "operator": "is_empty"}]})
@@ -471,23 +574,22 @@ mod tests {
     fn invalid_fields(group: &ConditionGroup, prefix: &str) -> Vec<String> {
         match group.validate(prefix) {
             Ok(()) => vec![],
-            Err(Error::Validation(errs)) => errs.into_iter().map(|e| e.field).collect(),
-            Err(other) => panic!("unexpected error {other:?}"),
+            Err(Invalid(errs)) => errs.into_iter().map(|e| e.field).collect(),
         }
     }
 
     #[test]
     fn validation_names_each_problem() {
-        let group = ConditionGroup {
-            logic: Logic::And,
-            conditions: vec![
+        let group = ConditionGroup::all(
+            Logic::And,
+            vec![
                 cond("clinicId", Operator::Equals, Some(json!("c1"))),
                 cond("", Operator::Equals, None),
                 cond("note", Operator::IsEmpty, None),
                 cond("a..b", Operator::Contains, Some(json!("x"))),
                 cond(" count", Operator::GreaterThan, None),
             ],
-        };
+        );
         assert_eq!(
             invalid_fields(&group, "filter"),
             [
@@ -500,14 +602,49 @@ mod tests {
         );
         assert_eq!(invalid_fields(&group, "")[0], "conditions[1].field");
 
-        let ok = ConditionGroup {
-            logic: Logic::Or,
-            conditions: vec![
-                cond("items.0.sku", Operator::Equals, Some(json!("A-1"))),
-                cond("note", Operator::IsNotEmpty, None),
-            ],
-        };
+        let ok = ConditionGroup::all(
+            Logic::Or,
+            vec![cond("items.0.sku", Operator::Equals, Some(json!("A-1"))), cond("note", Operator::IsNotEmpty, None)],
+        );
         assert!(ok.validate("filter").is_ok());
         assert!(ConditionGroup { logic: Logic::And, conditions: vec![] }.validate("x").is_ok());
+    }
+
+    #[test]
+    fn nested_groups_evaluate_validate_and_round_trip() {
+        // abnormal AND (species = cat OR weight > 10)
+        let text = r#"{"logic":"AND","conditions":[{"field":"active","operator":"equals","value":true},{"logic":"OR","conditions":[{"field":"clinicId","operator":"equals","value":"nope"},{"field":"count","operator":"greater_than","value":4}]}]}"#;
+        let group: ConditionGroup = serde_json::from_str(text).unwrap();
+        assert!(matches!(group.conditions[1], ConditionNode::Group(_)));
+        assert!(group.evaluate(&data()));
+        assert_eq!(serde_json::to_string(&group).unwrap(), text);
+
+        let bad: ConditionGroup = serde_json::from_value(json!({
+            "conditions": [{"conditions": [{"field": "", "operator": "equals"}]}]
+        }))
+        .unwrap();
+        assert_eq!(
+            invalid_fields(&bad, "filter"),
+            ["filter.conditions[0].conditions[0].field", "filter.conditions[0].conditions[0].value"]
+        );
+
+        // A condition with a bad operator is reported as such, not as "no variant matched".
+        let err = serde_json::from_value::<ConditionGroup>(json!({
+            "conditions": [{"field": "a", "operator": "matches", "value": 1}]
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("matches"), "{err}");
+    }
+
+    #[test]
+    fn depth_and_size_are_bounded() {
+        let mut g = ConditionGroup::all(Logic::And, vec![cond("a", Operator::IsEmpty, None)]);
+        for _ in 0..MAX_DEPTH {
+            g = ConditionGroup { logic: Logic::Or, conditions: vec![g.into()] };
+        }
+        assert!(invalid_fields(&g, "").iter().any(|f| f.ends_with("conditions")), "too deep");
+
+        let many = ConditionGroup::all(Logic::Or, vec![cond("a", Operator::IsEmpty, None); MAX_CONDITIONS + 1]);
+        assert_eq!(invalid_fields(&many, "filter"), ["filter.conditions"]);
     }
 }
