@@ -31,11 +31,14 @@ cargo fmt --all --check
 step "stylance"
 stylance app
 
-step "clippy"
-cargo clippy -p purple-cross-domain -p server -p app --all-targets --features app/ssr -- -D warnings
+step "clippy (server)"
+cargo clippy -p purple-cross-wire -p purple-cross-domain -p server -p app --all-targets --features app/ssr -- -D warnings
+
+step "clippy (WASM front end)"
+cargo clippy -p frontend -p app -p purple-cross-wire --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 step "Rust tests (SQLite and PostgreSQL)"
-cargo test -p purple-cross-domain -p server
+cargo test -p purple-cross-wire -p purple-cross-domain -p server
 
 step "release build (server + WASM)"
 cargo leptos build --release

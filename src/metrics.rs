@@ -41,6 +41,8 @@ pub struct Metrics {
     pub due_dead_rows: Gauge,
     /// Outcome batches that failed as a whole and were written one by one.
     pub outcome_batch_failures: Counter,
+    /// Statements the due-work runner sent (wake-up probes and claims): about one a second when idle.
+    pub due_runner_queries: Counter,
 }
 
 impl Default for Metrics {
@@ -86,8 +88,15 @@ impl Metrics {
             "Outcome batches that failed as a whole and were written one by one",
             outcome_batch_failures.clone(),
         );
+        let due_runner_queries = Counter::default();
+        r.register(
+            "due_runner_queries",
+            "Statements the due-work runner sent (wake-up probes and claims)",
+            due_runner_queries.clone(),
+        );
         Self {
             registry: r,
+            due_runner_queries,
             due_dead,
             due_dead_rows,
             outcome_batch_failures,

@@ -44,7 +44,7 @@ fn ids(rows: &[Claimed]) -> Vec<&str> {
     v
 }
 
-async fn finish(db: &Db, owner: &str, leases: &[Lease]) -> HashSet<String> {
+async fn finish(db: &Db, owner: &str, leases: &[Lease]) -> HashSet<Lease> {
     let mut tx = db.begin().await.unwrap();
     let done = store::finish(&mut tx, owner, &leases.iter().collect::<Vec<_>>()).await.unwrap();
     tx.commit().await.unwrap();
@@ -201,6 +201,27 @@ async fn failing_rows_die_after_max_attempts_and_can_be_revived(db: TestDb) {
     tx.commit().await.unwrap();
 }
 
+async fn many_leases_at_once_and_a_stale_one_beside_its_successor(db: TestDb) {
+    let s = services(&db).await;
+    let names: Vec<String> = (0..6).map(|i| format!("due_m{i}")).collect();
+    let spec: Vec<(&str, &str, i64)> = names.iter().map(|n| (n.as_str(), "p", NOW)).collect();
+    add(&s.db, &spec).await;
+    let leases: Vec<Lease> = claim(&s.db, "w1", NOW, 10, &[]).await.iter().map(Claimed::lease).collect();
+    assert_eq!(leases.len(), 6);
+    assert_eq!(finish(&s.db, "w1", &leases[..4]).await.len(), 4, "{}: four at once", db.name);
+    let mut tx = s.db.begin().await.unwrap();
+    assert_eq!(store::release(&mut tx, "w1", &leases[4..].iter().collect::<Vec<_>>(), NOW).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    let again = claim(&s.db, "w1", NOW, 10, &[]).await;
+    assert_eq!(again.len(), 2);
+    // The old claim of a row and the new one report together: only the new one can finish it.
+    let stale = Lease { id: again[0].id.clone(), fence: again[0].fence - 1 };
+    let current = again[0].lease();
+    let kept = store::newest_per_row([&stale, &current]);
+    let kept: Vec<Lease> = kept.into_iter().cloned().collect();
+    assert_eq!(finish(&s.db, "w1", &kept).await, [current].into_iter().collect());
+}
+
 async fn next_wake_up_is_the_earliest_live_row_of_each_kind(db: TestDb) {
     let s = services(&db).await;
     assert_eq!(s.db.next_available_by_kind(&[KIND, "other"]).await.unwrap(), vec![None, None], "{}", db.name);
@@ -264,7 +285,8 @@ async fn start_up_frees_only_other_processes_leases(db: TestDb) {
     assert_eq!(ids(&claim(&s.db, "w9", NOW, 10, &[]).await), ["due_free", "due_gone"]);
 }
 
-/// On SQLite, claiming and the next wake-up read the partial index, not the table.
+/// On SQLite, claiming and the next wake-up read the partial index, not the
+/// table (fenced writes are checked in `due::store`'s own tests).
 #[tokio::test]
 async fn claims_and_wake_ups_are_index_probes() {
     use domain::store::with_pool;
@@ -296,6 +318,7 @@ domain::per_backend!(
     reschedule_moves_the_row_and_resets_attempts,
     release_gives_work_back_without_counting_an_attempt,
     failing_rows_die_after_max_attempts_and_can_be_revived,
+    many_leases_at_once_and_a_stale_one_beside_its_successor,
     next_wake_up_is_the_earliest_live_row_of_each_kind,
     requeue_leaves_work_under_way_alone,
     start_up_frees_only_other_processes_leases,

@@ -183,6 +183,41 @@ async fn an_outcome_whose_lease_was_lost_writes_nothing(db: TestDb) {
     assert!(s.get_webhook(&admin(), &w.id).await.unwrap().failing_since.is_none(), "nor touched the webhook's health");
 }
 
+async fn a_stale_and_a_current_outcome_in_one_batch_write_one_attempt(db: TestDb) {
+    let s = bare(&db).await;
+    let w = s.create_webhook(&admin(), input("Twice", "http://127.0.0.1:9/x", &["invoice.paid"], 5)).await.unwrap();
+    s.publish(&admin(), event(1), None).await.unwrap();
+    let now = s.now_ms();
+    let owner = "w1";
+    let claim = |at: i64| {
+        let db = s.db.clone();
+        async move {
+            db.claim_due(&ClaimRequest {
+                kind: kinds::DELIVERY,
+                owner,
+                now: at,
+                lease_ms: 1_000,
+                limit: 1,
+                skip_partitions: &[],
+            })
+            .await
+            .unwrap()
+            .remove(0)
+        }
+    };
+    // The same process claimed it twice (its first lease ran out); both outcomes arrive together, stale first.
+    let first = claim(now).await;
+    let second = claim(now + 1_000).await;
+    let batch = [
+        attempted(first.lease(), &first.subject_id, &w.id, 500, Decision::Failed { disable: None }),
+        attempted(second.lease(), &second.subject_id, &w.id, 200, Decision::Succeeded),
+    ];
+    domain::delivery::record::write(&s.db, owner, &batch, now, i64::MAX).await.unwrap();
+    let d = s.get_delivery(&admin(), &first.subject_id).await.unwrap();
+    assert_eq!((d.status.as_str(), d.attempts.unwrap().len()), ("succeeded", 1), "{}", db.name);
+    assert!(s.db.due_row(kinds::DELIVERY, &first.subject_id).await.unwrap().is_none(), "the current lease finished it");
+}
+
 async fn a_retry_of_a_delivery_in_flight_is_refused(db: TestDb) {
     let s = bare(&db).await;
     let w = s.create_webhook(&admin(), input("Busy", "http://127.0.0.1:9/x", &["invoice.paid"], 5)).await.unwrap();
@@ -259,6 +294,7 @@ async fn staff_may_read_test_and_retry_but_not_change_webhooks(db: TestDb) {
 domain::per_backend!(
     hostile_responses_are_recorded_and_never_wedge_the_others,
     an_outcome_whose_lease_was_lost_writes_nothing,
+    a_stale_and_a_current_outcome_in_one_batch_write_one_attempt,
     a_retry_of_a_delivery_in_flight_is_refused,
     an_edit_never_undoes_an_automatic_disable,
     staff_may_read_test_and_retry_but_not_change_webhooks,

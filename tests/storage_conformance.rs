@@ -85,6 +85,49 @@ async fn api_keys_authenticate_until_revoked(db: TestDb) {
     }
 }
 
+/// Upgrading a database that already has deliveries (0002's schema) keeps
+/// every delivery, its exact body and its due work, including a delivery
+/// whose event row retention had already deleted.
+async fn migrating_existing_deliveries_keeps_them_and_their_bodies(db: TestDb) {
+    use domain::store::{with_pool, Db};
+    let conn = Db::connect(&db.url).await.unwrap();
+    let mut old = match &conn {
+        Db::Sqlite(..) => sqlx::migrate!("./migrations/sqlite"),
+        Db::Postgres(_) => sqlx::migrate!("./migrations/postgres"),
+    };
+    old.migrations = std::borrow::Cow::Owned(old.migrations.iter().filter(|m| m.version <= 2).cloned().collect());
+    with_pool!(&conn, pool => old.run(pool).await).unwrap();
+    let body = r#"{"type":"invoice.paid","timestamp":"2026-11-01T00:00:00.000Z","data":{"id":"inv_1"}}"#;
+    let orphan = r#"{"type":"invoice.paid","timestamp":"2026-10-01T00:00:00.000Z","data":{"id":"inv_0"}}"#;
+    with_pool!(&conn, pool => async {
+        sqlx::query("INSERT INTO webhooks (id, name, url, events, secret_sealed, active, headers, created_at, updated_at)
+                     VALUES ('wh_1', 'n', 'http://127.0.0.1:9/x', '[\"invoice.paid\"]', 'x', TRUE, '{}', 1, 1)")
+            .execute(pool).await?;
+        sqlx::query("INSERT INTO events (id, type, data, deliveries, workflow_executions, created_at)
+                     VALUES ('evt_1', 'invoice.paid', '{\"id\":\"inv_1\"}', 1, 0, 10)").execute(pool).await?;
+        for (id, event, payload, status) in [("msg_1", "evt_1", body, "pending"), ("msg_0", "evt_gone", orphan, "pending")] {
+            sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, status, attempt, max_attempts, created_at, updated_at)
+                         VALUES ($1, 'wh_1', $2, 'invoice.paid', $3, $4, 1, 5, 5, 5)")
+                .bind(id).bind(event).bind(payload).bind(status).execute(pool).await?;
+            sqlx::query("INSERT INTO due_work (id, kind, partition_key, due_at, lease_owner, lease_expires_at)
+                         VALUES ($1, 'delivery', 'wh_1', 100, 'inst_old/worker', 200)").bind(id).execute(pool).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    }.await)
+    .unwrap();
+    conn.migrate().await.unwrap();
+    let pending = conn.pending_deliveries(&["msg_1", "msg_0"]).await.unwrap();
+    let bodies: std::collections::BTreeMap<String, String> = pending.into_iter().map(|d| (d.id, d.body)).collect();
+    assert_eq!(bodies.get("msg_1").map(String::as_str), Some(body), "{}", db.name);
+    assert_eq!(bodies.get("msg_0").map(String::as_str), Some(orphan), "{}: kept on a stand-in event", db.name);
+    let row = conn.due_row("delivery", "msg_1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.available_at, row.lease_owner.as_deref(), row.partition_key.as_str()),
+        (200, Some("inst_old/worker"), "wh_1")
+    );
+    conn.close().await;
+}
+
 /// The two migration sets define the same tables with the same columns.
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_define_the_same_schema() {
@@ -125,4 +168,5 @@ domain::per_backend!(
     users_login_sessions_and_logout,
     invalid_users_report_every_field,
     api_keys_authenticate_until_revoked,
+    migrating_existing_deliveries_keeps_them_and_their_bodies,
 );

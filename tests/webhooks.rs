@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{admin, eventually, test_settings, Harness, Receiver, Reply};
 use domain::clock::ManualClock;
+use domain::due::kinds;
 use domain::testing::TestDb;
 use domain::webhooks::PublishInput;
 use domain::webhooks::{ListQuery, WebhookInput};
@@ -128,8 +129,9 @@ async fn a_500_then_200_delivers_once_more_with_the_same_webhook_id(db: TestDb) 
     let codes: Vec<_> = attempts.iter().map(|a| a.status_code).collect();
     assert_eq!(codes, vec![Some(500), Some(503), Some(200)]);
     assert_eq!(attempts[0].error_class.as_deref(), Some("http_status"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.hits().len(), 3, "delivered, then never again");
+    // Delivered, then never again: nothing is left in the queue for it.
+    assert!(h.services.db.due_row(kinds::DELIVERY, &id).await.unwrap().is_none(), "{}", db.name);
+    assert_eq!(rx.hits().len(), 3);
     // The first attempt went straight from ingest to the worker; the retries came from the queue.
     let metrics = h.services.metrics.render();
     assert!(metrics.contains("purple_cross_deliveries_dispatched_total{path=\"hot\"} 1"), "{metrics}");
@@ -172,8 +174,10 @@ async fn retry_schedule_and_retry_after_follow_a_controllable_clock() {
         "first retry after 5 s"
     );
 
-    // Nothing is sent before the time comes.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is sent before the time comes: the row waits, unleased, until then.
+    let delivery_id = rx.hits()[0].header("webhook-id");
+    let waiting = h.services.db.due_row(kinds::DELIVERY, &delivery_id).await.unwrap().unwrap();
+    assert_eq!((waiting.available_at, waiting.lease_owner), (1_800_000_000_000 + 5_000, None));
     assert_eq!(rx.hits().len(), 1);
     clock.advance(5_000);
     assert_eq!(rx.wait_for_hits(2, Duration::from_secs(5)).await.len(), 2);
@@ -191,9 +195,14 @@ async fn retry_schedule_and_retry_after_follow_a_controllable_clock() {
         "429 Retry-After: 120 s honoured"
     );
 
+    let waiting = h.services.db.due_row(kinds::DELIVERY, &delivery_id).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.available_at, waiting.lease_owner),
+        (1_800_000_005_000 + 120_000, None),
+        "not before Retry-After"
+    );
     clock.advance(119_000);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.hits().len(), 2, "not before Retry-After");
+    assert_eq!(rx.hits().len(), 2);
     clock.advance(1_000);
     assert_eq!(rx.wait_for_hits(3, Duration::from_secs(5)).await.len(), 3);
     assert!(
@@ -268,7 +277,12 @@ async fn ingest_is_idempotent_and_validates(db: TestDb) {
     assert_eq!(c.id, "evt_custom");
     assert_eq!(h.services.publish(&admin(), with_id, None).await.unwrap(), c);
     rx.wait_for_hits(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = h.services.clone();
+    let settled = || {
+        let s = s.clone();
+        async move { s.db.due_count(kinds::DELIVERY).await.unwrap() == 0 }
+    };
+    assert!(eventually(Duration::from_secs(10), settled).await, "{}: nothing more is queued", db.name);
     assert_eq!(rx.hits().len(), 2, "{}: one delivery per distinct event", db.name);
     assert_eq!(h.services.list_deliveries(&admin(), Some(&w.id), &ListQuery::default()).await.unwrap().total, 2);
 

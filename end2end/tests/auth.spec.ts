@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { allowConsoleErrors, test, expect } from "./fixtures";
 import { ADMIN, STAFF, hydrated, login } from "./helpers";
 
 test("a signed-out visitor is sent to the login page", async ({ page }) => {
@@ -53,6 +53,7 @@ test("the page is hydrated: client-side interactions work", async ({ page }) => 
 });
 
 test("an unknown page shows the 404 page", async ({ page }) => {
+  allowConsoleErrors(/status of 404/);
   await login(page);
   const resp = await page.goto("/no-such-page");
   expect(resp?.status()).toBe(404);

@@ -30,6 +30,13 @@ CREATE INDEX due_work_dead ON due_work (dead_at) WHERE dead_at IS NOT NULL;
 -- An event's request body is stored once, on the event, not on each of its deliveries.
 ALTER TABLE events ADD COLUMN body TEXT;
 UPDATE events SET body = (SELECT d.payload FROM webhook_deliveries d WHERE d.event_id = events.id LIMIT 1);
+-- Deliveries whose event was already deleted (retention used to delete events
+-- by age alone) keep their body on a stand-in event.
+INSERT INTO events (id, type, data, idempotency_key, deliveries, workflow_executions, created_at, body)
+    SELECT d.event_id, MIN(d.event), '{}', NULL, COUNT(*), 0, MIN(d.created_at), MIN(d.payload)
+    FROM webhook_deliveries d
+    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)
+    GROUP BY d.event_id;
 ALTER TABLE webhook_deliveries DROP COLUMN payload;
 
 -- Whether invalid text in a receiver's response was replaced before it was stored.

@@ -1,11 +1,17 @@
-//! Delivery benchmark: prints events accepted/s, deliveries/s and
-//! ingest-to-delivery latency (p50/p99) through the real HTTP API and worker,
-//! on SQLite and PostgreSQL, beside the receiver hit directly (the ceiling).
+//! Delivery benchmark: prints events accepted/s, deliveries/s (and as a share
+//! of the receiver hit directly, the ceiling, measured before each row),
+//! ingest-to-delivery latency (p50/p99), CPU per event at a fixed rate and
+//! RSS, through the real HTTP API and runner, on SQLite and PostgreSQL; then
+//! the same with a million deliveries already in the history, and the queue
+//! on its own (claims/s, an idle runner's statements/s).
 //!
 //! `cargo bench -p server --bench delivery` — env: `BENCH_DB=sqlite|postgres|both`,
 //! `BENCH_EVENTS` (flat-out events, default 20000), `BENCH_RATE` (events/s of
 //! the fixed-rate run, default 500), `BENCH_SECONDS` (its length, default 10),
-//! `BENCH_ONLY=one,fanout,rate` (which scenarios; all by default).
+//! `BENCH_HISTORY` (deliveries prefilled, default 1000000; 0 skips),
+//! `BENCH_QUEUE` (due rows of the queue row, default 100000; 0 skips),
+//! `BENCH_ONLY=one,fanout,rate,history,queue` (which scenarios; all by default).
+//! CPU per event is this process's: the service and the load generator.
 //! The load generator and the server run in this process, the receiver in a
 //! child process (so the RSS printed is the service's); all share the
 //! machine's cores over loopback.
@@ -151,7 +157,8 @@ struct Server {
     base: String,
     key: String,
     stop: tokio::sync::watch::Sender<bool>,
-    worker: tokio::task::JoinHandle<()>,
+    runner: tokio::task::JoinHandle<()>,
+    http_server: server::http::InProcess,
     services: domain::Services,
 }
 
@@ -165,10 +172,19 @@ async fn start_server(db: &TestDb) -> Server {
     );
     services.seed_event_types().await.unwrap();
     let key = services.create_api_key(&domain::auth::system(), "bench", Role::Admin).await.unwrap().key;
-    let addr = server::http::serve_in_process(services.clone()).await;
+    let http_server = server::http::InProcess::start(services.clone()).await;
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(services.runner().run(rx));
-    Server { base: format!("http://{addr}/api/v1"), key, stop, worker, services }
+    let runner = tokio::spawn(services.runner().run(rx));
+    Server { base: format!("http://{}/api/v1", http_server.addr), key, stop, runner, http_server, services }
+}
+
+impl Server {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.runner.await;
+        self.http_server.stop().await;
+        self.services.db.close().await;
+    }
 }
 
 async fn subscribe(s: &Server, http: &reqwest::Client, url: &str, n: usize) {
@@ -242,26 +258,57 @@ async fn direct_ceiling(url: &str, n: usize) -> f64 {
     n as f64 / began.elapsed().as_secs_f64()
 }
 
-async fn scenario(rx: &Receiver, db_kind: &str, name: &str, endpoints: usize, events: usize, rate: Option<(u64, u64)>) {
-    let db = if db_kind == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
-    let url = rx.url.clone();
-    let server = Arc::new(start_server(&db).await);
+/// One printed row.
+struct Row {
+    db: &'static str,
+    name: String,
+    ceiling: f64,
+    accepted: f64,
+    delivered: f64,
+    p50: f64,
+    p99: f64,
+    cpu_ms_per_event: Option<f64>,
+    rss_idle: f64,
+    rss_peak: f64,
+}
+
+enum Load {
+    FlatOut(usize),
+    Rate(u64, u64),
+}
+
+/// CPU time this process has used (user + system), in ms.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks * 1000.0 / 100.0
+}
+
+async fn measure(
+    rx: &Receiver,
+    server: &Arc<Server>,
+    endpoints: usize,
+    load: Load,
+) -> (f64, f64, f64, f64, Option<f64>, f64) {
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
-    subscribe(&server, &http, &url, endpoints).await;
     // Warm up connections and caches.
     rx.reset().await;
-    PEAK_RSS_KB.store(0, Ordering::Relaxed);
     for _ in 0..50 {
-        publish(&server, &http).await;
+        publish(server, &http).await;
     }
     wait_count(rx, 50 * endpoints as u64, Duration::from_secs(30)).await;
     rx.reset().await;
-
+    PEAK_RSS_KB.store(0, Ordering::Relaxed);
     let idle_rss = rss_mb();
+    let cpu_before = cpu_ms();
     let began = Instant::now();
-    let (events, ingest) = match rate {
-        None => (events, flat_out(&server, &http, events, 64).await),
-        Some((per_sec, secs)) => {
+    let (events, ingest, per_event_cpu) = match load {
+        Load::FlatOut(events) => (events, flat_out(server, &http, events, 64).await, false),
+        Load::Rate(per_sec, secs) => {
             let total = (per_sec * secs) as usize;
             let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
             let mut tasks = Vec::with_capacity(total);
@@ -273,29 +320,192 @@ async fn scenario(rx: &Receiver, db_kind: &str, name: &str, endpoints: usize, ev
             for t in tasks {
                 t.await.unwrap();
             }
-            (total, began.elapsed())
+            (total, began.elapsed(), true)
         }
     };
     let expected = (events * endpoints) as u64;
-    wait_count(rx, expected, Duration::from_secs(120)).await;
+    wait_count(rx, expected, Duration::from_secs(180)).await;
     let total = began.elapsed();
+    let cpu = (cpu_ms() - cpu_before) / events as f64;
     let delivered = rx.count().await;
+    assert_eq!(delivered, expected, "every delivery arrived");
     let mut lat = rx.latencies().await;
     lat.sort_unstable();
-    println!(
-        "{db_kind:<8} {name:<26} events {events:>6}  accepted/s {:>8.0}  deliveries/s {:>8.0}  delivered {delivered}/{expected}  p50 {:>7.1} ms  p99 {:>7.1} ms  rss idle {:>4.0} MB, peak {:>4.0} MB",
+    (
         events as f64 / ingest.as_secs_f64(),
         delivered as f64 / total.as_secs_f64(),
         pct(&lat, 0.50),
         pct(&lat, 0.99),
+        per_event_cpu.then_some(cpu),
         idle_rss,
-        PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0,
-    );
-    let _ = server.stop.send(true);
+    )
+}
+
+async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endpoints: usize, load: Load) -> Row {
+    let ceiling = direct_ceiling(&rx.url, 30_000).await;
+    let server = Arc::new(server);
+    let (accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle) = measure(rx, &server, endpoints, load).await;
+    let rss_peak = PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0;
     let server = Arc::try_unwrap(server).ok().expect("no other handles");
-    let _ = server.worker.await;
-    server.services.db.close().await;
+    server.stop().await;
+    let r = Row { db, name, ceiling, accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle, rss_peak };
+    print_row(&r);
+    r
+}
+
+fn print_row(r: &Row) {
+    println!(
+        "{:<10} {:<44} ceiling {:>7.0}/s  accepted/s {:>7.0}  deliveries/s {:>7.0} ({:>5.1} % of ceiling)  p50 {:>6.1} ms  p99 {:>6.1} ms  cpu/event {}  rss idle {:>4.0} MB, peak {:>4.0} MB",
+        r.db,
+        r.name,
+        r.ceiling,
+        r.accepted,
+        r.delivered,
+        100.0 * r.delivered / r.ceiling,
+        r.p50,
+        r.p99,
+        r.cpu_ms_per_event.map(|c| format!("{c:.2} ms")).unwrap_or_else(|| "   —   ".into()),
+        r.rss_idle,
+        r.rss_peak,
+    );
+}
+
+/// Fills a webhook's history with `n` finished deliveries, each with one attempt.
+async fn prefill_history(services: &domain::Services, webhook_id: &str, n: usize) {
+    use domain::store::with_pool;
+    let began = Instant::now();
+    let start = services.now_ms() - 86_400_000;
+    let mut done = 0;
+    while done < n {
+        let chunk = (n - done).min(500);
+        let deliveries: Vec<String> = (0..chunk)
+            .map(|i| {
+                let k = done + i;
+                format!("('msg_h{k:012}', '{webhook_id}', 'evt_h{k}', 'invoice.paid', 'succeeded', 200, 1, 5, {t}, {t}, {t})", t = start + k as i64)
+            })
+            .collect();
+        let attempts: Vec<String> = (0..chunk)
+            .map(|i| {
+                let k = done + i;
+                format!(
+                    "('att_h{k:012}', 'msg_h{k:012}', '{webhook_id}', 1, {t}, 3, 200, '{{}}', 'ok')",
+                    t = start + k as i64
+                )
+            })
+            .collect();
+        let d = format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, status, status_code, attempt, max_attempts, delivered_at, created_at, updated_at) VALUES {}",
+            deliveries.join(", ")
+        );
+        let a = format!(
+            "INSERT INTO delivery_attempts (id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code, request_headers, response_body) VALUES {}",
+            attempts.join(", ")
+        );
+        with_pool!(&services.db, pool => {
+            sqlx::query(&d).execute(pool).await.unwrap();
+            sqlx::query(&a).execute(pool).await.map(|_| ())
+        })
+        .unwrap();
+        done += chunk;
+    }
+    println!("           ({n} deliveries with their attempts written in {:.0} s)", began.elapsed().as_secs_f64());
+}
+
+/// Finishes every row it is given at once: the queue's own cost, with no work behind it.
+struct Noop {
+    services: domain::Services,
+    done: Arc<AtomicU64>,
+    in_hand: Arc<AtomicU64>,
+}
+
+const NOOP: &str = "bench_noop";
+
+impl domain::due::Handler for Noop {
+    fn kind(&self) -> &'static str {
+        NOOP
+    }
+
+    fn room(&self) -> domain::due::Room {
+        domain::due::Room {
+            free: 1024usize.saturating_sub(self.in_hand.load(Ordering::Relaxed) as usize),
+            skip: vec![],
+        }
+    }
+
+    fn start(&self, rows: Vec<domain::due::Claimed>) {
+        let (s, done, in_hand) = (self.services.clone(), self.done.clone(), self.in_hand.clone());
+        in_hand.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let owner = domain::due::Runner::owner(&s);
+            let leases: Vec<domain::due::Lease> = rows.iter().map(|r| r.lease()).collect();
+            let mut tx = s.db.begin().await.unwrap();
+            let n =
+                domain::due::store::finish(&mut tx, &owner, &leases.iter().collect::<Vec<_>>()).await.unwrap().len();
+            tx.commit().await.unwrap();
+            done.fetch_add(n as u64, Ordering::Relaxed);
+            in_hand.fetch_sub(rows.len() as u64, Ordering::Relaxed);
+            s.wake.notify_one();
+        });
+    }
+
+    fn stop(self: Arc<Self>) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Claims and finishes `due` rows of a second kind while `waiting` rows wait in the future;
+/// then counts the idle runner's statements per second.
+async fn queue_row(db_kind: &'static str, due: usize, waiting: usize) {
+    let db = if db_kind == "sqlite" { TestDb::sqlite().await } else { TestDb::postgres().await };
+    let services = db.services().await.unwrap();
+    let now = services.now_ms();
+    let ids: Vec<String> = (0..due + waiting).map(|i| format!("due_b{i:09}")).collect();
+    for (c, chunk) in ids.chunks(5_000).enumerate() {
+        let rows: Vec<domain::due::NewDue> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| domain::due::NewDue {
+                id,
+                kind: NOOP,
+                subject_id: id,
+                partition_key: "p",
+                available_at: if c * 5_000 + i < due { now - 1 } else { now + 3_600_000 },
+                lease_owner: None,
+            })
+            .collect();
+        let mut tx = services.db.begin().await.unwrap();
+        domain::due::store::insert(&mut tx, &rows, now).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let handler = Arc::new(Noop { services: services.clone(), done: done.clone(), in_hand: Arc::default() });
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(domain::due::Runner::new(services.clone()).with(handler).run(rx));
+    let began = Instant::now();
+    while done.load(Ordering::Relaxed) < due as u64 && began.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = began.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let q0 = services.metrics.due_runner_queries.get();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle_qps = (services.metrics.due_runner_queries.get() - q0) as f64 / 5.0;
+    println!(
+        "{db_kind:<10} queue: claim + finish {due} due rows while {waiting} wait: {:>7.0} rows/s; idle runner {idle_qps:.1} statements/s",
+        due as f64 / secs
+    );
+    let _ = stop.send(true);
+    let _ = runner.await;
+    services.db.close().await;
     db.cleanup().await;
+}
+
+async fn fresh(db_kind: &str) -> TestDb {
+    if db_kind == "sqlite" {
+        TestDb::sqlite().await
+    } else {
+        TestDb::postgres().await
+    }
 }
 
 fn main() {
@@ -305,35 +515,84 @@ fn main() {
         rt.block_on(receiver_child());
         return;
     }
-    let events: usize = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let rate: u64 = std::env::var("BENCH_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
-    let secs: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let events = env("BENCH_EVENTS", 20_000);
+    let rate = env("BENCH_RATE", 500) as u64;
+    let secs = env("BENCH_SECONDS", 10) as u64;
+    let history = env("BENCH_HISTORY", 1_000_000);
+    let queue = env("BENCH_QUEUE", 100_000);
     let which = std::env::var("BENCH_DB").unwrap_or_else(|_| "both".into());
-    let dbs: Vec<&str> = match which.as_str() {
+    let dbs: Vec<&'static str> = match which.as_str() {
         "sqlite" => vec!["sqlite"],
         "postgres" => vec!["postgres"],
         _ => vec!["sqlite", "postgres"],
     };
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let rx = Receiver::spawn();
         tokio::spawn(sample_rss());
-        println!(
-            "receiver hit directly (64 clients, loopback): {:.0} requests/s",
-            direct_ceiling(&rx.url, 50_000).await
-        );
-        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-        let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
+        let mut rows = Vec::new();
         for db in dbs {
-            if run("one") {
-                scenario(&rx, db, "1 endpoint, flat out", 1, events, None).await;
+            let a = fresh(db).await;
+            if run("one") || run("rate") {
+                let s = start_server(&a).await;
+                subscribe(&s, &reqwest::Client::new(), &rx.url, 1).await;
+                if run("one") {
+                    rows.push(row(&rx, db, "1 endpoint, flat out".into(), s, 1, Load::FlatOut(events)).await);
+                } else {
+                    s.stop().await;
+                }
             }
             if run("fanout") {
-                scenario(&rx, db, "10 endpoints, flat out", 10, events / 10, None).await;
+                let b = fresh(db).await;
+                let s = start_server(&b).await;
+                subscribe(&s, &reqwest::Client::new(), &rx.url, 10).await;
+                rows.push(row(&rx, db, "10 endpoints, flat out".into(), s, 10, Load::FlatOut(events / 10)).await);
+                b.cleanup().await;
             }
             if run("rate") {
-                scenario(&rx, db, &format!("1 endpoint, {rate}/s fixed"), 1, 0, Some((rate, secs))).await;
+                // The same database as the flat-out row, its history included.
+                let s = start_server(&a).await;
+                let name = format!("1 endpoint, {rate}/s, after the flat-out row");
+                rows.push(row(&rx, db, name, s, 1, Load::Rate(rate, secs)).await);
             }
+            a.cleanup().await;
+            if run("history") && history > 0 {
+                let c = fresh(db).await;
+                let s = start_server(&c).await;
+                subscribe(&s, &reqwest::Client::new(), &rx.url, 1).await;
+                let w = s.services.db.subscribers("invoice.paid").await.unwrap().remove(0);
+                prefill_history(&s.services, &w.id, history).await;
+                let name = format!("1 endpoint, flat out, {history} in history");
+                rows.push(row(&rx, db, name, s, 1, Load::FlatOut(events)).await);
+                let s = start_server(&c).await;
+                let name = format!("1 endpoint, {rate}/s, {history} in history");
+                rows.push(row(&rx, db, name, s, 1, Load::Rate(rate, secs)).await);
+                c.cleanup().await;
+            }
+            if run("queue") && queue > 0 {
+                queue_row(db, queue, queue).await;
+            }
+        }
+        println!(
+            "\n| database | scenario | ceiling/s | deliveries/s | % of ceiling | p50 | p99 | CPU/event | peak RSS |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for r in &rows {
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.1} % | {:.1} ms | {:.1} ms | {} | {:.0} MB |",
+                r.db,
+                r.name,
+                r.ceiling,
+                r.delivered,
+                100.0 * r.delivered / r.ceiling,
+                r.p50,
+                r.p99,
+                r.cpu_ms_per_event.map(|c| format!("{c:.2} ms")).unwrap_or_else(|| "—".into()),
+                r.rss_peak
+            );
         }
     });
 }

@@ -29,8 +29,11 @@ pub struct DeliveryHandler {
     dispatcher: Arc<Dispatcher>,
     done: Mutex<Option<mpsc::UnboundedSender<Completion>>>,
     stop_hot: watch::Sender<bool>,
-    tasks: Mutex<Option<(JoinHandle<Vec<HotDelivery>>, JoinHandle<()>)>>,
+    tasks: Mutex<Option<Tasks>>,
 }
+
+/// The hot-path receiver (it returns what it was handed but did not start) and the outcome writer.
+type Tasks = (JoinHandle<Vec<HotDelivery>>, JoinHandle<()>);
 
 impl DeliveryHandler {
     /// Starts the hot-path receiver and the outcome writer, and tells ingest
@@ -190,9 +193,15 @@ async fn prepare(s: &Services, dispatcher: &Dispatcher, claimed: Vec<Claimed>) -
         // The delivery row is gone (its webhook was deleted): drop the work.
         give_slots_back(&orphans);
         let leases: Vec<Lease> = orphans.iter().map(|c| c.lease()).collect();
-        let mut tx = s.db.begin().await?;
-        due::store::finish(&mut tx, &dispatcher.owner, &leases.iter().collect::<Vec<_>>()).await?;
-        tx.commit().await?;
+        let dropped = async {
+            let mut tx = s.db.begin().await?;
+            due::store::finish(&mut tx, &dispatcher.owner, &leases.iter().collect::<Vec<_>>()).await?;
+            tx.commit().await
+        };
+        if let Err(e) = dropped.await {
+            // Not fatal: the leases run out and the rows are looked at again.
+            tracing::warn!(error = %e, "could not drop due work whose delivery is gone");
+        }
     }
     let by_subject: std::collections::HashMap<&str, &Claimed> =
         reserved.iter().map(|c| (c.subject_id.as_str(), c)).collect();

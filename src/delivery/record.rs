@@ -13,7 +13,7 @@
 //!   (retried, dead after `due_max_attempts`), and the worker's slots are
 //!   given back on every path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -100,9 +100,11 @@ async fn fail_one(services: &Services, owner: &str, lease: &Lease, e: &crate::Er
 /// One transaction for the whole batch. Returns whether a webhook was
 /// disabled (410 Gone, or failing for the whole auto-disable period).
 pub async fn write(db: &Db, owner: &str, batch: &[Completion], now: i64, auto_disable_after_ms: i64) -> Result<bool> {
+    // A lease that ran out and the claim after it may both report in one batch: only the newer can hold.
+    let newest = due::store::newest_per_row(batch.iter().map(Completion::lease));
     let mut finished: Vec<&Lease> = Vec::with_capacity(batch.len());
     let mut moved: Vec<(&Lease, i64)> = Vec::new();
-    for c in batch {
+    for c in batch.iter().filter(|c| newest.contains(c.lease())) {
         match c {
             Completion::Attempted { lease, decision: Decision::Retry { at }, .. } => moved.push((lease, *at)),
             Completion::Deferred { lease, at, .. } => moved.push((lease, *at)),
@@ -111,13 +113,14 @@ pub async fn write(db: &Db, owner: &str, batch: &[Completion], now: i64, auto_di
     }
     let mut tx = db.begin().await?;
     // Fencing first: only outcomes whose lease still holds are written.
-    let mut held: HashSet<String> = due::store::finish(&mut tx, owner, &finished).await?;
+    let mut held: HashSet<Lease> = due::store::finish(&mut tx, owner, &finished).await?;
     held.extend(due::store::reschedule(&mut tx, owner, &moved).await?);
-    let held = |l: &Lease| held.contains(&l.id);
+    let held = |l: &Lease| held.contains(l);
 
     let mut attempts = Vec::with_capacity(batch.len());
     let mut updates = Vec::with_capacity(batch.len());
-    let mut health: HashMap<&str, (HealthUpdate, &str)> = HashMap::new();
+    // Ordered by webhook id, so concurrent batches on PostgreSQL lock webhook rows in the same order.
+    let mut health: BTreeMap<&str, (HealthUpdate, &str)> = BTreeMap::new();
     let mut gone: Vec<(&str, &str)> = Vec::new();
     for c in batch.iter().filter(|c| held(c.lease())) {
         match c {

@@ -77,6 +77,7 @@ impl Runner {
         tracing::info!(%owner, kinds = ?kinds, "due-work runner started");
         while !*shutdown.borrow() {
             let now = s.now_ms();
+            s.metrics.due_runner_queries.inc();
             let next = match s.db.next_available_by_kind(&kinds).await {
                 Ok(n) => n,
                 Err(e) => {

@@ -117,9 +117,22 @@ pub async fn requeue(tx: &mut Tx, id: &str, kind: &str, subject: &str, partition
     Ok(row.is_some())
 }
 
-/// `id IN (…)`-style fenced match: `(id, fence) IN (VALUES (?, ?), …)`.
+/// The fenced match of `n` leases whose parameters start at `first`: `id IN
+/// (…) AND fence = CASE id WHEN … THEN … END`, bound as the ids, then each
+/// (id, fence) pair. Written so both databases find the rows by primary key
+/// (a row-value `(id, fence) IN (VALUES …)` makes SQLite scan the table).
 fn fenced(backend: Backend, first: usize, n: usize) -> String {
-    format!("(id, fence) IN (VALUES {})", values_from(backend, first, n, 2))
+    let ids = batch::params(backend, first, n);
+    let whens: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "WHEN {} THEN {}",
+                batch::params(backend, first + n + 2 * i, 1),
+                batch::params(backend, first + n + 2 * i + 1, 1)
+            )
+        })
+        .collect();
+    format!("id IN ({ids}) AND fence = CASE id {} END", whens.join(" "))
 }
 
 fn values_from(backend: Backend, first: usize, rows: usize, cols: usize) -> String {
@@ -145,32 +158,50 @@ fn values_from(backend: Backend, first: usize, rows: usize, cols: usize) -> Stri
 }
 
 /// Deletes finished rows still leased under `leases` by `owner`; returns the
-/// ids that matched. An id missing from the answer lost its lease.
-pub async fn finish(tx: &mut Tx, owner: &str, leases: &[&Lease]) -> Result<HashSet<String>> {
+/// leases that matched. A lease missing from the answer was lost. Each row
+/// may appear once (see [`newest_per_row`]).
+pub async fn finish(tx: &mut Tx, owner: &str, leases: &[&Lease]) -> Result<HashSet<Lease>> {
     let backend = tx.backend();
     let mut matched = HashSet::with_capacity(leases.len());
     for chunk in batch::chunks(leases) {
         let sql = format!(
-            "DELETE FROM due_work WHERE lease_owner = {} AND {} RETURNING id",
+            "DELETE FROM due_work WHERE lease_owner = {} AND {} RETURNING id, fence",
             batch::params(backend, 1, 1),
             fenced(backend, 2, chunk.len())
         );
-        let ids = with_tx!(tx, conn => {
-            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(owner);
+        let rows = with_tx!(tx, conn => {
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(owner);
+            for l in chunk {
+                q = q.bind(&l.id);
+            }
             for l in chunk {
                 q = q.bind(&l.id).bind(l.fence);
             }
             q.fetch_all(&mut **conn).await
         })?;
-        matched.extend(ids);
+        matched.extend(rows.into_iter().map(|(id, fence)| Lease { id, fence }));
     }
     Ok(matched)
 }
 
+/// Of several leases on one row (a lease that ran out and the claim that
+/// followed, both reporting in one batch), only the newest can still hold:
+/// keeps that one per row, in the order given.
+pub fn newest_per_row<'a>(leases: impl IntoIterator<Item = &'a Lease>) -> HashSet<&'a Lease> {
+    let mut newest: std::collections::HashMap<&str, &Lease> = std::collections::HashMap::new();
+    for l in leases {
+        let e = newest.entry(l.id.as_str()).or_insert(l);
+        if l.fence > e.fence {
+            *e = l;
+        }
+    }
+    newest.into_values().collect()
+}
+
 /// Moves rows still leased under `items` by `owner` to a new due time, free
 /// for anyone to claim then, with the attempt count reset (the work went as
-/// planned; it just is not done). Returns the ids that matched.
-pub async fn reschedule(tx: &mut Tx, owner: &str, items: &[(&Lease, i64)]) -> Result<HashSet<String>> {
+/// planned; it just is not done). Returns the leases that matched.
+pub async fn reschedule(tx: &mut Tx, owner: &str, items: &[(&Lease, i64)]) -> Result<HashSet<Lease>> {
     let backend = tx.backend();
     let mut matched = HashSet::with_capacity(items.len());
     for chunk in batch::chunks(items) {
@@ -179,18 +210,18 @@ pub async fn reschedule(tx: &mut Tx, owner: &str, items: &[(&Lease, i64)]) -> Re
             "UPDATE due_work SET available_at = v.column3, lease_owner = NULL, attempts = 0, last_error = NULL
              FROM (VALUES {}) AS v
              WHERE due_work.id = v.column1 AND due_work.fence = v.column2 AND due_work.lease_owner = {}
-             RETURNING due_work.id",
+             RETURNING due_work.id, due_work.fence",
             values_from(backend, 1, chunk.len(), 3),
             batch::params(backend, chunk.len() * 3 + 1, 1)
         );
-        let ids = with_tx!(tx, conn => {
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
+        let rows = with_tx!(tx, conn => {
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
             for (l, at) in chunk {
                 q = q.bind(&l.id).bind(l.fence).bind(*at);
             }
             q.bind(owner).fetch_all(&mut **conn).await
         })?;
-        matched.extend(ids);
+        matched.extend(rows.into_iter().map(|(id, fence)| Lease { id, fence }));
     }
     Ok(matched)
 }
@@ -210,6 +241,9 @@ pub async fn release(tx: &mut Tx, owner: &str, leases: &[&Lease], now: i64) -> R
         );
         n += with_tx!(tx, conn => {
             let mut q = sqlx::query(&sql).bind(now).bind(owner);
+            for l in chunk {
+                q = q.bind(&l.id);
+            }
             for l in chunk {
                 q = q.bind(&l.id).bind(l.fence);
             }
@@ -395,4 +429,45 @@ pub struct DueRow {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub dead_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_lease_of_a_row_is_kept() {
+        let (a1, a2, b) = (
+            Lease { id: "a".into(), fence: 1 },
+            Lease { id: "a".into(), fence: 2 },
+            Lease { id: "b".into(), fence: 7 },
+        );
+        let kept = newest_per_row([&a1, &b, &a2]);
+        assert_eq!(kept.len(), 2);
+        assert!(kept.contains(&a2) && kept.contains(&b) && !kept.contains(&a1));
+    }
+
+    /// The statement `finish` sends finds its rows by primary key on SQLite.
+    #[tokio::test]
+    async fn fenced_writes_use_the_primary_key() {
+        let t = crate::testing::TestDb::sqlite().await;
+        let db = t.services().await.unwrap().db;
+        let sql = format!(
+            "EXPLAIN QUERY PLAN DELETE FROM due_work WHERE lease_owner = ? AND {}",
+            fenced(Backend::Sqlite, 2, 4)
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql).bind("w");
+        for i in 0..4 {
+            q = q.bind(format!("due_{i}"));
+        }
+        for i in 0..4 {
+            q = q.bind(format!("due_{i}")).bind(i);
+        }
+        let plan: Vec<String> = match &db {
+            Db::Sqlite(pool, _) => q.fetch_all(pool).await.unwrap().into_iter().map(|r| r.3).collect(),
+            Db::Postgres(_) => unreachable!(),
+        };
+        let plan = plan.join(" | ");
+        assert!(plan.contains("USING INDEX") && !plan.contains("SCAN"), "{plan}");
+    }
 }

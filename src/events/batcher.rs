@@ -110,15 +110,16 @@ async fn run(db: Db, slot: DispatcherSlot, wake: Waker, mut rx: mpsc::Receiver<J
                 let _ = reply.send(result);
             }
         }
-        hand_over(dispatcher.as_deref(), &wake, stored);
+        hand_over(&db, dispatcher.as_deref(), &wake, stored).await;
     }
 }
 
 /// Passes the leased deliveries of committed events to the worker, and wakes
 /// it for the rest (they wait in the database for a free slot).
-fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Waker, stored: Vec<PendingEvent>) {
+async fn hand_over(db: &Db, dispatcher: Option<&Dispatcher>, wake: &Waker, stored: Vec<PendingEvent>) {
     let mut hot = Vec::new();
     let mut queued = false;
+    let now = stored.iter().map(|e| e.now).max().unwrap_or_default();
     for e in stored {
         for d in e.deliveries {
             if d.leased {
@@ -135,10 +136,18 @@ fn hand_over(dispatcher: Option<&Dispatcher>, wake: &Waker, stored: Vec<PendingE
     }
     if let (Some(d), false) = (dispatcher, hot.is_empty()) {
         if let Err(unsent) = d.hand_over(hot) {
-            // The worker stopped between the reservation and now: the leases
-            // expire (or are released at start-up) and the deliveries are claimed then.
-            tracing::warn!(count = unsent.len(), "the delivery worker stopped; hot deliveries wait for their leases");
+            // The worker stopped between the reservation and now: give the rows back to the queue.
             d.release(unsent.iter().map(|h| h.webhook_id.as_str()));
+            let leases: Vec<&Lease> = unsent.iter().map(|h| &h.lease).collect();
+            let released = async {
+                let mut tx = db.begin().await?;
+                crate::due::store::release(&mut tx, &d.owner, &leases, now).await?;
+                tx.commit().await
+            };
+            if let Err(e) = released.await {
+                tracing::warn!(error = %e, count = unsent.len(), "the delivery worker stopped; hot deliveries wait for their leases to end");
+            }
+            queued = true;
         }
     }
     if queued {

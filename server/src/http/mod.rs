@@ -53,17 +53,49 @@ pub fn leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
 /// The full HTTP service over `services` on a free loopback port, in this
 /// process, for tests and benchmarks; returns its address.
 pub async fn serve_in_process(services: Services) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
-    let addr = listener.local_addr().expect("a bound listener has an address");
-    let state = AppState {
-        metrics: services.metrics.clone(),
-        leptos_options: leptos_options(addr),
-        setup_token: Arc::new(Mutex::new(None)),
-        shutdown: tokio::sync::watch::channel(false).1,
-        services,
-    };
-    tokio::spawn(async move { axum::serve(listener, router(state)).await.expect("the in-process server runs") });
+    let served = InProcess::start(services).await;
+    let addr = served.addr;
+    std::mem::forget(served.stop);
     addr
+}
+
+/// An in-process HTTP service that can be stopped (benchmarks stop each
+/// scenario's server before the next starts).
+pub struct InProcess {
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InProcess {
+    pub async fn start(services: Services) -> InProcess {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
+        let addr = listener.local_addr().expect("a bound listener has an address");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state = AppState {
+            metrics: services.metrics.clone(),
+            leptos_options: leptos_options(addr),
+            setup_token: Arc::new(Mutex::new(None)),
+            shutdown: stopped.clone(),
+            services,
+        };
+        let mut until = stopped;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = until.wait_for(|s| *s).await;
+                })
+                .await
+                .expect("the in-process server runs")
+        });
+        InProcess { addr, stop, task }
+    }
+
+    /// Stops taking requests and waits for those under way.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 pub fn router(state: AppState) -> Router {
