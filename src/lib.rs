@@ -14,6 +14,7 @@ pub mod ids;
 pub mod metrics;
 pub mod notifications;
 pub mod rate_limit;
+pub mod records;
 pub mod services;
 pub mod settings;
 pub mod signals;

@@ -118,9 +118,11 @@ impl Services {
     }
 
     /// The due-work runner of this process, with every kind's handler
-    /// (deliveries now). Starting the handlers also opens the hot path from ingest.
+    /// (deliveries, invoice overdue checks). Starting the handlers also opens the hot path from ingest.
     pub fn runner(&self) -> crate::due::Runner {
-        crate::due::Runner::new(self.clone()).with(crate::delivery::handler::DeliveryHandler::start(self.clone()))
+        crate::due::Runner::new(self.clone())
+            .with(crate::delivery::handler::DeliveryHandler::start(self.clone()))
+            .with(crate::records::overdue::OverdueHandler::new(self.clone()))
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

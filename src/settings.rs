@@ -20,6 +20,10 @@ pub struct Settings {
     pub retention_days: i64,
     /// A due-work row claimed this many times without a clean finish is marked dead.
     pub due_max_attempts: i64,
+    /// The practice's timezone: dates (an invoice's due date) are its days.
+    pub timezone: chrono_tz::Tz,
+    /// A record change caused by a chain of this many workflow runs is refused.
+    pub max_cause_depth: usize,
     pub worker: WorkerSettings,
 }
 
@@ -49,6 +53,8 @@ impl Default for Settings {
             idempotency_window_ms: 24 * 60 * 60 * 1000,
             retention_days: 30,
             due_max_attempts: 10,
+            timezone: chrono_tz::Tz::UTC,
+            max_cause_depth: 5,
             worker: WorkerSettings::default(),
         }
     }

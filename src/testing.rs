@@ -16,6 +16,8 @@ pub fn postgres_admin_url() -> String {
 pub struct TestDb {
     pub url: String,
     pub name: &'static str,
+    /// The database's master key: every `services()` opens its secrets with it, as a restarted process would.
+    master_key: String,
     cleanup: Option<(String, String)>,
     _dir: Option<TempDir>,
 }
@@ -41,7 +43,7 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = TempDir::new("sqlite");
         let url = format!("sqlite://{}", dir.0.join("test.db").display());
-        TestDb { url, name: "sqlite", cleanup: None, _dir: Some(dir) }
+        TestDb { url, name: "sqlite", master_key: MasterKey::generate_encoded(), cleanup: None, _dir: Some(dir) }
     }
 
     /// A new, empty PostgreSQL database. Panics when PostgreSQL is unreachable:
@@ -55,13 +57,19 @@ impl TestDb {
         sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&pool).await.expect("create test database");
         pool.close().await;
         let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
-        TestDb { url: format!("{base}/{db_name}"), name: "postgres", cleanup: Some((admin, db_name)), _dir: None }
+        TestDb {
+            url: format!("{base}/{db_name}"),
+            name: "postgres",
+            master_key: MasterKey::generate_encoded(),
+            cleanup: Some((admin, db_name)),
+            _dir: None,
+        }
     }
 
     pub async fn services(&self) -> Result<Services> {
         let db = Db::connect(&self.url).await?;
         db.migrate().await?;
-        let key = MasterKey::from_base64(&MasterKey::generate_encoded())?;
+        let key = MasterKey::from_base64(&self.master_key)?;
         Ok(Services::new(db, key))
     }
 

@@ -177,7 +177,29 @@ async fn retention_deletes_old_finished_history_and_keeps_pending_work(db: TestD
 }
 
 domain::per_backend!(
+    a_new_process_on_the_same_database_delivers,
     failing_for_the_whole_period_disables_the_webhook_and_notifies_admins,
     re_enabled_webhooks_replay_the_events_they_missed,
     retention_deletes_old_finished_history_and_keeps_pending_work,
 );
+
+/// A process that stopped cleanly and a new one on the same database: the new one delivers.
+async fn a_new_process_on_the_same_database_delivers(db: TestDb) {
+    let h = Harness::new(&db, test_settings(), None).await;
+    let rx = Receiver::start(vec![]).await;
+    h.services.create_webhook(&admin(), input("Again", &rx.url, &["invoice.paid"])).await.unwrap();
+    h.services.publish(&admin(), event("invoice.paid", json!({"n": 1})), None).await.unwrap();
+    assert_eq!(rx.wait_for_hits(1, Duration::from_secs(10)).await.len(), 1, "{}", db.name);
+    h.shutdown().await;
+    let h = Harness::new(&db, test_settings(), None).await;
+    for n in 2..12 {
+        h.services.publish(&admin(), event("invoice.paid", json!({"n": n})), None).await.unwrap();
+    }
+    assert_eq!(
+        rx.wait_for_hits(11, Duration::from_secs(10)).await.len(),
+        11,
+        "{}: the second process delivers",
+        db.name
+    );
+    h.shutdown().await;
+}

@@ -41,3 +41,9 @@ ALTER TABLE webhook_deliveries DROP COLUMN payload;
 
 -- Whether invalid text in a receiver's response was replaced before it was stored.
 ALTER TABLE delivery_attempts ADD COLUMN response_body_lossy BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Two of the history's indexes cost every delivery two index writes and
+-- serve no query that the per-webhook and by-time indexes cannot: listing by
+-- status or event type filters those.
+DROP INDEX deliveries_status_created;
+DROP INDEX deliveries_event_created;

@@ -277,6 +277,11 @@ enum Load {
     Rate(u64, u64),
 }
 
+/// Concurrent publishers of the flat-out rows (`BENCH_CLIENTS`, default 64).
+fn clients() -> usize {
+    std::env::var("BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
 /// CPU time this process has used (user + system), in ms.
 fn cpu_ms() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -307,7 +312,7 @@ async fn measure(
     let cpu_before = cpu_ms();
     let began = Instant::now();
     let (events, ingest, per_event_cpu) = match load {
-        Load::FlatOut(events) => (events, flat_out(server, &http, events, 64).await, false),
+        Load::FlatOut(events) => (events, flat_out(server, &http, events, clients()).await, false),
         Load::Rate(per_sec, secs) => {
             let total = (per_sec * secs) as usize;
             let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));

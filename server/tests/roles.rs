@@ -21,6 +21,7 @@ struct Fixture {
     ended_cookie: String,
     webhook_id: String,
     delivery_id: String,
+    client_id: String,
 }
 
 async fn fixture() -> (Fixture, TestDb) {
@@ -50,6 +51,8 @@ async fn fixture() -> (Fixture, TestDb) {
             .unwrap();
     let w = s.create_webhook(&sys, input).await.unwrap();
     let delivery_id = s.test_webhook(&sys, &w.id).await.unwrap().delivery_id;
+    let fields = json!({"firstName": "Ann", "lastName": "Roe"});
+    let client = s.create_record(&sys, domain::records::Entity::Client, fields, &Default::default()).await.unwrap();
     let addr = server::http::serve_in_process(s).await;
     let f = Fixture {
         base: format!("http://{addr}"),
@@ -62,6 +65,7 @@ async fn fixture() -> (Fixture, TestDb) {
         ended_cookie: cookie(ended),
         webhook_id: w.id,
         delivery_id,
+        client_id: client.id,
     };
     (f, db)
 }
@@ -102,7 +106,15 @@ fn rest_table() -> Vec<Route> {
         Route("GET", "/webhooks/{id}/deliveries", true, None),
         Route("GET", "/webhooks/{id}/stats", true, None),
         Route("POST", "/webhooks/{id}/recover", false, Some(json!({"since": "2026-01-01T00:00:00Z"}))),
+        Route("GET", "/records", true, None),
+        Route("GET", "/records/{entity}", true, None),
+        Route("POST", "/records/{entity}", true, Some(json!({"firstName": "Sam", "lastName": "Lee"}))),
+        Route("GET", "/records/{entity}/{id}", true, None),
+        Route("PUT", "/records/{entity}/{id}", true, Some(json!({"phone": "+44 1", "version": 1}))),
+        Route("GET", "/records/{entity}/{id}/events", true, None),
+        Route("POST", "/records/{entity}/{id}/{transition}", false, None),
         // Destructive ones last: the admin pass runs in this order.
+        Route("DELETE", "/records/{entity}/{id}", false, None),
         Route("DELETE", "/queue/dead/{id}", false, None),
         Route("DELETE", "/api-keys/{id}", false, None),
         Route("DELETE", "/webhooks/{id}", false, None),
@@ -111,6 +123,13 @@ fn rest_table() -> Vec<Route> {
 
 impl Fixture {
     fn path(&self, route: &Route) -> String {
+        if route.1.starts_with("/records") {
+            // A client record; `{transition}` is `restore`, which only admins may do.
+            return format!("{}/api/v1{}", self.base, route.1)
+                .replace("{entity}", "client")
+                .replace("{id}", &self.client_id)
+                .replace("{transition}", "restore");
+        }
         let id = if route.1.starts_with("/webhooks/deliveries/") {
             self.delivery_id.as_str()
         } else if route.1.starts_with("/webhooks/") {

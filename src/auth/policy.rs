@@ -36,10 +36,16 @@ pub enum Action {
     ManageAccess,
     /// The due-work queue's dead rows: list, retry, discard.
     ManageQueue,
+    /// Look practice records up.
+    ReadRecords,
+    /// Create and change practice records, and run their transitions.
+    WriteRecords,
+    /// Delete and restore practice records, and list deleted ones.
+    DeleteRecords,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 16] = [
         Action::ReadWebhooks,
         Action::ManageWebhooks,
         Action::RevealSecrets,
@@ -53,6 +59,9 @@ impl Action {
         Action::ReadNotifications,
         Action::ManageAccess,
         Action::ManageQueue,
+        Action::ReadRecords,
+        Action::WriteRecords,
+        Action::DeleteRecords,
     ];
 
     /// What the action is, for a 403's message.
@@ -71,11 +80,14 @@ impl Action {
             Action::ReadNotifications => "reading notifications",
             Action::ManageAccess => "managing users and API keys",
             Action::ManageQueue => "managing the work queue",
+            Action::ReadRecords => "reading practice records",
+            Action::WriteRecords => "changing practice records",
+            Action::DeleteRecords => "deleting or restoring practice records",
         }
     }
 }
 
-/// The table: staff read, test and retry; admins do everything.
+/// The table: staff read, test, retry and keep the practice's records; admins do everything.
 pub fn allows(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
@@ -87,6 +99,8 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | Action::PublishEvents
                 | Action::ReadEventTypes
                 | Action::ReadNotifications
+                | Action::ReadRecords
+                | Action::WriteRecords
         ),
     }
 }
@@ -125,7 +139,9 @@ mod tests {
                 Action::RetryDeliveries,
                 Action::PublishEvents,
                 Action::ReadEventTypes,
-                Action::ReadNotifications
+                Action::ReadNotifications,
+                Action::ReadRecords,
+                Action::WriteRecords
             ]
         );
         assert!(Action::ALL.into_iter().all(|a| allows(Role::Admin, a)));

@@ -243,6 +243,13 @@ impl Db {
             .bind(delivery_id).fetch_all(pool).await)?)
     }
 
+    /// (id, webhook id, status) of an event's deliveries.
+    pub async fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<(String, String, String)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, String, String)>(
+            "SELECT id, webhook_id, status FROM webhook_deliveries WHERE event_id = $1 ORDER BY created_at, id")
+            .bind(event_id).fetch_all(pool).await)?)
+    }
+
     /// Ids of the webhook's failed deliveries created since `since`.
     pub async fn failed_deliveries_since(&self, webhook_id: &str, since: i64) -> Result<Vec<String>> {
         Ok(with_pool!(self, pool => sqlx::query_scalar::<_, String>(

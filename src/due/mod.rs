@@ -35,4 +35,6 @@ pub use store::{Claimed, DeadRow, Lease, NewDue};
 pub mod kinds {
     /// A webhook delivery attempt; the subject is the delivery id, the partition its webhook.
     pub const DELIVERY: &str = "delivery";
+    /// An invoice's overdue check; the subject is the invoice id.
+    pub const INVOICE_OVERDUE: &str = "invoice_overdue";
 }

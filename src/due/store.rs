@@ -117,6 +117,34 @@ pub async fn requeue(tx: &mut Tx, id: &str, kind: &str, subject: &str, partition
     Ok(row.is_some())
 }
 
+/// Schedules `subject` for `at`: adds its row, or moves an existing one
+/// there (taking it from whoever holds it: their finish is fenced out).
+pub async fn schedule(
+    tx: &mut Tx,
+    id: &str,
+    kind: &str,
+    subject: &str,
+    partition: &str,
+    at: i64,
+    now: i64,
+) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "INSERT INTO due_work (id, kind, subject_id, partition_key, available_at, fence, attempts, created_at)
+         VALUES ($1, $2, $3, $4, $5, 0, 0, $6)
+         ON CONFLICT (kind, subject_id) DO UPDATE SET available_at = excluded.available_at, lease_owner = NULL,
+            fence = due_work.fence + 1, attempts = 0, last_error = NULL, dead_at = NULL")
+        .bind(id).bind(kind).bind(subject).bind(partition).bind(at).bind(now)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Removes the row of `subject`, whoever holds it (the work is no longer wanted).
+pub async fn cancel(tx: &mut Tx, kind: &str, subject: &str) -> Result<bool> {
+    let n = with_tx!(tx, conn => sqlx::query("DELETE FROM due_work WHERE kind = $1 AND subject_id = $2")
+        .bind(kind).bind(subject).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// The fenced match of `n` leases whose parameters start at `first`: `id IN
 /// (…) AND fence = CASE id WHEN … THEN … END`, bound as the ids, then each
 /// (id, fence) pair. Written so both databases find the rows by primary key

@@ -176,6 +176,84 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Publishes an event as part of another change's transaction `tx` (a
+    /// record's creation, a transition): the event, one delivery per
+    /// subscribed webhook and their due rows commit with the change, or not
+    /// at all. After the commit, call [`Services::emitted`].
+    pub(crate) async fn emit(
+        &self,
+        tx: &mut crate::store::Tx,
+        event_type: &str,
+        data: &Value,
+        record_id: Option<&str>,
+        cause: &[String],
+    ) -> Result<Accepted> {
+        let now = self.now_ms();
+        let subscribers = self.webhook_cache.subscribers(&self.db, &self.master_key, event_type).await?;
+        let event_id = new_id("evt");
+        let body = request_body(event_type, now, data);
+        let data_text = data.to_string();
+        let cause = (!cause.is_empty()).then(|| serde_json::to_string(cause).expect("strings serialise"));
+        let targets: Vec<(String, String, &str, i64)> = subscribers
+            .iter()
+            .filter(|w| w.matches(data))
+            .map(|w| (new_id("msg"), new_id("due"), w.row.id.as_str(), w.policy.max_attempts as i64))
+            .collect();
+        event_store::insert(
+            tx,
+            &[event_store::NewEvent {
+                id: &event_id,
+                event_type,
+                data: &data_text,
+                body: &body,
+                idempotency_key: None,
+                deliveries: targets.len() as i64,
+                workflow_executions: 0,
+                created_at: now,
+                record_id,
+                cause: cause.as_deref(),
+            }],
+        )
+        .await?;
+        let rows: Vec<delivery::store::NewDeliveryRow> = targets
+            .iter()
+            .map(|(id, _, webhook_id, max_attempts)| delivery::store::NewDeliveryRow {
+                id,
+                webhook_id,
+                event_id: &event_id,
+                event: event_type,
+                max_attempts: *max_attempts,
+                created_at: now,
+            })
+            .collect();
+        delivery::store::insert(tx, &rows).await?;
+        let due_rows: Vec<NewDue> = targets
+            .iter()
+            .map(|(id, due_id, webhook_id, _)| NewDue {
+                id: due_id,
+                kind: kinds::DELIVERY,
+                subject_id: id,
+                partition_key: webhook_id,
+                available_at: now,
+                lease_owner: None,
+            })
+            .collect();
+        due::store::insert(tx, &due_rows, now).await?;
+        Ok(Accepted { id: event_id, deliveries: targets.len() as i64, workflow_executions: 0 })
+    }
+
+    /// Events emitted in a transaction that has now committed: wake the workers, refresh live views.
+    pub(crate) fn emitted(&self, accepted: &[Accepted]) {
+        if accepted.iter().any(|a| a.deliveries > 0) {
+            self.due_work_added();
+        }
+        if !accepted.is_empty() {
+            self.events_changed();
+        }
+    }
+}
+
 /// The bytes every delivery of an event sends: built here only, so a replay
 /// later sends exactly what ingest would have sent.
 pub(crate) fn request_body(event_type: &str, at_ms: i64, data: &Value) -> String {
@@ -213,6 +291,8 @@ pub(crate) async fn store_events(db: &Db, events: &[PendingEvent], lease_owner: 
             deliveries: e.accepted.deliveries,
             workflow_executions: e.accepted.workflow_executions,
             created_at: e.now,
+            record_id: None,
+            cause: None,
         })
         .collect();
     let deliveries: Vec<delivery::store::NewDeliveryRow> = events

@@ -18,6 +18,10 @@ pub struct NewEvent<'a> {
     pub deliveries: i64,
     pub workflow_executions: i64,
     pub created_at: i64,
+    /// The practice record the event is about.
+    pub record_id: Option<&'a str>,
+    /// The chain of workflow executions that caused it (JSON array), if any.
+    pub cause: Option<&'a str>,
 }
 
 /// An event as a replay reads it.
@@ -34,14 +38,15 @@ pub async fn insert(tx: &mut Tx, events: &[NewEvent<'_>]) -> Result<()> {
     let backend = tx.backend();
     for chunk in batch::chunks(events) {
         let sql = format!(
-            "INSERT INTO events (id, type, data, body, idempotency_key, deliveries, workflow_executions, created_at) VALUES {}",
-            batch::values(backend, chunk.len(), 8)
+            "INSERT INTO events (id, type, data, body, idempotency_key, deliveries, workflow_executions, created_at,
+                record_id, cause) VALUES {}",
+            batch::values(backend, chunk.len(), 10)
         );
         with_tx!(tx, conn => {
             let mut q = sqlx::query(&sql);
             for e in chunk {
                 q = q.bind(e.id).bind(e.event_type).bind(e.data).bind(e.body).bind(e.idempotency_key)
-                    .bind(e.deliveries).bind(e.workflow_executions).bind(e.created_at);
+                    .bind(e.deliveries).bind(e.workflow_executions).bind(e.created_at).bind(e.record_id).bind(e.cause);
             }
             q.execute(&mut **conn).await.map(|_| ())
         })?;
@@ -88,6 +93,18 @@ impl Db {
             }
             q.fetch_all(pool).await
         })?)
+    }
+
+    /// Events about a record, newest first: (id, type, created_at, deliveries, cause).
+    pub async fn events_of_record(
+        &self,
+        record_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64, i64, Option<String>)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, String, i64, i64, Option<String>)>(
+            "SELECT id, type, created_at, deliveries, cause FROM events WHERE record_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2")
+            .bind(record_id).bind(limit).fetch_all(pool).await)?)
     }
 
     /// Forgets idempotency keys older than `before`.

@@ -278,6 +278,8 @@ impl Services {
                 deliveries: 1,
                 workflow_executions: 0,
                 created_at: now,
+                record_id: None,
+                cause: None,
             }],
         )
         .await?;

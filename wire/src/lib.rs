@@ -12,6 +12,7 @@ pub mod condition;
 pub mod error;
 pub mod notifications;
 pub mod queue;
+pub mod records;
 pub mod retry;
 pub mod webhooks;
 

@@ -8,6 +8,7 @@ pub mod json;
 pub mod live;
 pub mod openapi;
 pub mod problem;
+pub mod records;
 
 use std::sync::{Arc, Mutex};
 
@@ -115,7 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/live", get(live::live))
         // Room for the envelope and escaping around the largest accepted `data`;
         // ingest itself answers 413 with the limit in words.
-        .nest("/api/v1", api::routes().layer(axum::extract::DefaultBodyLimit::max(body_limit)))
+        .nest("/api/v1", api::routes().merge(records::routes()).layer(axum::extract::DefaultBodyLimit::max(body_limit)))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::api;
 use super::problem::Problem;
+use super::{api, records};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,8 @@ use super::problem::Problem;
         api::list_webhooks, api::create_webhook, api::get_webhook, api::update_webhook, api::delete_webhook,
         api::regenerate_secret, api::test_webhook, api::webhook_deliveries, api::all_deliveries, api::delivery,
         api::retry_delivery, api::webhook_stats, api::analytics, api::recover, api::verify,
+        records::schemas, records::list, records::create, records::read, records::update, records::remove,
+        records::transition, records::events,
     ),
     // ConditionNode is recursive (groups nest), so it is registered by hand.
     components(schemas(Problem, wire::condition::ConditionNode)),
