@@ -65,3 +65,10 @@ impl Default for WorkerSettings {
         WorkerSettings { concurrency: 512, per_endpoint: 64, claim_batch: 256, lease_ms: 60_000, idle_poll_ms: 1_000 }
     }
 }
+
+/// An IANA timezone name (`Europe/London`), or why it is not one.
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.trim()
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| format!("{name:?} is not an IANA timezone such as Europe/London or UTC"))
+}

@@ -190,6 +190,9 @@ pub struct TargetPolicy {
     pub allow: Vec<Cidr>,
     /// Refuse plain `http://` targets.
     pub require_https: bool,
+    /// This service's own address: its request inspector (`/inspector/…` on
+    /// exactly this address) may be a target although it is local.
+    pub inspector: Option<std::net::SocketAddr>,
 }
 
 impl TargetPolicy {
@@ -203,7 +206,7 @@ impl TargetPolicy {
             .filter(|entry| !entry.is_empty())
             .map(Cidr::from_str)
             .collect::<Result<_, _>>()?;
-        Ok(TargetPolicy { allow, require_https: false })
+        Ok(TargetPolicy { allow, require_https: false, inspector: None })
     }
 
     /// Whether the server may connect to `ip`; the error says why not.
@@ -227,6 +230,17 @@ impl TargetPolicy {
         (!allowed).then_some(reason)
     }
 
+    /// Whether `url` is this service's own request inspector.
+    pub fn is_inspector(&self, url: &Url) -> bool {
+        let Some(own) = self.inspector else { return false };
+        let ip_matches = match url.host() {
+            Some(Host::Ipv4(v4)) => IpAddr::V4(v4) == own.ip(),
+            Some(Host::Ipv6(v6)) => IpAddr::V6(v6) == own.ip(),
+            _ => false,
+        };
+        ip_matches && url.port_or_known_default() == Some(own.port()) && url.path().starts_with("/inspector/")
+    }
+
     /// Parses and checks a webhook URL. Names are accepted here (except
     /// `localhost`), because what they resolve to can change: the resolver
     /// checks their addresses at delivery time.
@@ -246,6 +260,9 @@ impl TargetPolicy {
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("the URL must not contain a username or password; send credentials in a header instead".into());
+        }
+        if self.is_inspector(&url) {
+            return Ok(url);
         }
         match url.host() {
             None => return Err("the URL has no host".into()),
@@ -437,6 +454,22 @@ mod tests {
             let err = bad.parse::<Cidr>().unwrap_err();
             assert!(err.contains(bad), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn only_the_own_inspector_is_allowed_among_local_targets() {
+        let p = TargetPolicy { inspector: Some("127.0.0.1:3000".parse().unwrap()), ..TargetPolicy::default() };
+        assert!(p.check_url("http://127.0.0.1:3000/inspector/demo").is_ok());
+        for refused in [
+            "http://127.0.0.1:3000/api/v1/webhooks",
+            "http://127.0.0.1:3001/inspector/demo",
+            "http://127.0.0.2:3000/inspector/demo",
+            "http://localhost:3000/inspector/demo",
+            "http://127.0.0.1:3000/inspectorx",
+        ] {
+            assert!(p.check_url(refused).is_err(), "{refused}");
+        }
+        assert!(TargetPolicy::default().check_url("http://127.0.0.1:3000/inspector/demo").is_err());
     }
 
     #[test]

@@ -426,7 +426,29 @@ async fn lists_filter_and_page_by_keyset(db: TestDb) {
     let _ = to_record;
 }
 
+async fn the_demo_fills_an_empty_database_and_refuses_a_full_one(db: TestDb) {
+    let s = bare(&db).await;
+    assert!(matches!(s.load_demo(&staff(), "http://127.0.0.1:3000", false).await, Err(Error::Forbidden(_))));
+    let sum = s.load_demo(&admin(), "http://127.0.0.1:3000", false).await.unwrap();
+    assert_eq!((sum.clients, sum.patients, sum.appointments, sum.webhooks), (20, 30, 40, 2), "{}", db.name);
+    assert!(sum.invoices > 5 && sum.lab_tests == 8 && sum.prescriptions == 6, "{sum:?}");
+    let counts: std::collections::BTreeMap<String, i64> = s.db.record_counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts["client"], 20);
+    assert_eq!(count(&s, "SELECT COUNT(*) FROM events WHERE type = 'client.created'").await, 20);
+    assert!(count(&s, "SELECT COUNT(*) FROM events WHERE type = 'appointment.completed'").await > 5);
+    let overdue_checks = count(&s, "SELECT COUNT(*) FROM due_work WHERE kind = 'invoice_overdue'").await;
+    assert!(overdue_checks > 0, "sent, unpaid invoices wait for their overdue check");
+    assert!(count(&s, "SELECT COUNT(*) FROM webhook_deliveries").await > 50, "the demo webhooks get the events");
+    match s.load_demo(&admin(), "http://127.0.0.1:3000", false).await {
+        Err(Error::Conflict(m)) => assert!(m.contains("--force"), "{m}"),
+        other => panic!("a full database must be refused, got {other:?}"),
+    }
+    s.load_demo(&admin(), "http://127.0.0.1:3000", true).await.unwrap();
+    assert_eq!(s.db.record_counts().await.unwrap().into_iter().find(|(e, _)| e == "client").unwrap().1, 40);
+}
+
 domain::per_backend!(
+    the_demo_fills_an_empty_database_and_refuses_a_full_one,
     validation_errors_name_fields_and_write_nothing,
     a_stale_update_gets_409_and_changes_nothing,
     each_transition_emits_exactly_its_event_once,

@@ -27,3 +27,16 @@ CREATE INDEX records_patient ON records (patient_id, entity) WHERE patient_id IS
 ALTER TABLE events ADD COLUMN record_id TEXT;
 ALTER TABLE events ADD COLUMN cause TEXT;
 CREATE INDEX events_record ON events (record_id, created_at) WHERE record_id IS NOT NULL;
+
+-- The built-in request inspector (src/inspector.rs): what was posted to
+-- /inspector/{bin}, so a new user sees signed deliveries without a receiver.
+CREATE TABLE inspector_requests (
+    id          TEXT PRIMARY KEY,
+    bin         TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    headers     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    body_lossy  BOOLEAN NOT NULL DEFAULT FALSE,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX inspector_bin_received ON inspector_requests (bin, received_at);

@@ -31,6 +31,22 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Loads the demo practice (records, webhooks to the built-in request inspector) into an empty database.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Load it even though the database already has records.
+    #[arg(long, default_value_t = false)]
+    pub force: bool,
+    /// The address `serve` will listen on: the demo webhooks point at its inspector.
+    #[arg(long, env = "PURPLE_CROSS_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+    #[arg(long, env = "PURPLE_CROSS_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -95,6 +111,9 @@ pub struct ServeArgs {
     /// Largest event `data` accepted, in KiB (larger gets 413).
     #[arg(long, env = "PURPLE_CROSS_MAX_PAYLOAD_KIB", default_value_t = 256)]
     pub max_payload_kib: usize,
+    /// The practice's IANA timezone: for display, due dates and schedules without their own.
+    #[arg(long, env = "PURPLE_CROSS_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -171,6 +190,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", created.key);
             Ok(())
         }
+        Command::Demo(args) => demo(args).await,
         Command::Users { command: UsersCommand::Create { email, role, password, db } } => {
             let password = match password {
                 Some(p) => p,
@@ -186,6 +206,22 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn demo(args: DemoArgs) -> Result<(), String> {
+    let timezone = domain::settings::parse_timezone(&args.timezone).map_err(|e| format!("--timezone: {e}"))?;
+    let settings = domain::settings::Settings { timezone, ..domain::settings::Settings::default() };
+    let targets = domain::ssrf::TargetPolicy { inspector: Some(args.bind), ..domain::ssrf::TargetPolicy::default() };
+    let services = config::open_with(&args.db, config::MasterKeyUse::Needed, settings, targets).await?;
+    let base = format!("http://{}", args.bind);
+    let loaded = services.load_demo(&domain::auth::system(), &base, args.force).await.map_err(|e| describe(&e))?;
+    services.db.close().await;
+    println!(
+        "loaded the demo practice: {} clients, {} patients, {} appointments, {} invoices, {} lab tests, {} prescriptions, {} medical records",
+        loaded.clients, loaded.patients, loaded.appointments, loaded.invoices, loaded.lab_tests, loaded.prescriptions, loaded.medical_records
+    );
+    println!("and {} webhooks delivering to the request inspector at {base}/inspector", loaded.webhooks);
+    Ok(())
 }
 
 fn read_password() -> Result<String, String> {

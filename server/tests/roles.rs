@@ -106,6 +106,8 @@ fn rest_table() -> Vec<Route> {
         Route("GET", "/webhooks/{id}/deliveries", true, None),
         Route("GET", "/webhooks/{id}/stats", true, None),
         Route("POST", "/webhooks/{id}/recover", false, Some(json!({"since": "2026-01-01T00:00:00Z"}))),
+        Route("GET", "/inspector", true, None),
+        Route("GET", "/inspector/{bin}", true, None),
         Route("GET", "/records", true, None),
         Route("GET", "/records/{entity}", true, None),
         Route("POST", "/records/{entity}", true, Some(json!({"firstName": "Sam", "lastName": "Lee"}))),
@@ -137,7 +139,7 @@ impl Fixture {
         } else {
             "missing_id"
         };
-        format!("{}/api/v1{}", self.base, route.1.replace("{id}", id))
+        format!("{}/api/v1{}", self.base, route.1.replace("{id}", id).replace("{bin}", "clinic-sync"))
     }
 
     async fn rest(&self, route: &Route, key: Option<&str>) -> u16 {

@@ -116,12 +116,10 @@ async fn check(s: &Services, row: &Claimed) -> Result<()> {
     let now = s.now_ms();
     let owner = Runner::owner(s);
     let mut tx = s.db.begin().await?;
-    // Fenced first: if another instance took the row over, this one writes nothing.
-    if due::store::finish(&mut tx, &owner, &[&row.lease()]).await?.is_empty() {
-        return Ok(());
-    }
-    let mut emitted = Vec::new();
-    if let Some(inv) = store::get_in(&mut tx, &row.subject_id).await? {
+    // The invoice row is written before the due row, the order every change
+    // to an invoice takes, so two transactions never wait on each other.
+    let mut emit = None;
+    if let Some(inv) = store::lock(&mut tx, &row.subject_id).await? {
         let mut fields: Map<String, Value> = serde_json::from_str(&inv.data).map_err(Error::internal)?;
         let unpaid = inv.deleted_at.is_none() && fields.get("status").and_then(Value::as_str) == Some("sent");
         if unpaid && !fields.contains_key("overdueAt") {
@@ -135,14 +133,21 @@ async fn check(s: &Services, row: &Claimed) -> Result<()> {
             if !store::update(&mut tx, &updated, inv.version).await? {
                 return Err(Error::Conflict("the invoice changed during the overdue check".into()));
             }
-            let record = to_record(&updated)?;
-            let client = match record.str("clientId") {
-                Some(cid) => store::get_in(&mut tx, cid).await?.map(|c| to_record(&c)).transpose()?,
-                None => None,
-            };
-            let payload = data::event_data(&record, None, client.as_ref(), None);
-            emitted.push(s.emit(&mut tx, "invoice.overdue", &payload, Some(&record.id), &[]).await?);
+            emit = Some(to_record(&updated)?);
         }
+    }
+    // Fenced: if another instance took the row over (or the invoice was paid and the row cancelled), nothing is written.
+    if due::store::finish(&mut tx, &owner, &[&row.lease()]).await?.is_empty() {
+        return Ok(());
+    }
+    let mut emitted = Vec::new();
+    if let Some(record) = emit {
+        let client = match record.str("clientId") {
+            Some(cid) => store::get_in(&mut tx, cid).await?.map(|c| to_record(&c)).transpose()?,
+            None => None,
+        };
+        let payload = data::event_data(&record, None, client.as_ref(), None);
+        emitted.push(s.emit(&mut tx, "invoice.overdue", &payload, Some(&record.id), &[]).await?);
     }
     tx.commit().await?;
     s.emitted(&emitted);

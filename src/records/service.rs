@@ -304,7 +304,9 @@ impl Services {
         to_record(&restored)
     }
 
-    /// A named transition (`complete`, `cancel`, `send`, `pay`, `refill`).
+    /// A named transition (`complete`, `cancel`, `send`, `pay`, `refill`),
+    /// decided on the record as it is inside the transaction that changes it
+    /// (or refused with 409 when the caller names a version that is not current).
     pub async fn transition(
         &self,
         caller: &Principal,
@@ -319,71 +321,30 @@ impl Services {
             return Err(Error::NotFound("transition"));
         }
         self.check_cause(cause)?;
-        let current = self.live_row(entity, id).await?;
-        let version = input.version.unwrap_or(current.version);
-        let mut f: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
-        let status = f.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
-        let now = rfc3339(self.now_ms());
-        let refuse =
-            |what: &str| Err(Error::Conflict(format!("this {} is {status}: {what}", entity.label().to_lowercase())));
-        match (entity, name) {
-            (Entity::Appointment, "complete" | "cancel") => {
-                if !matches!(status.as_str(), "scheduled" | "checked_in") {
-                    return refuse("only scheduled or checked-in appointments can be completed or cancelled");
-                }
-                if name == "complete" {
-                    f.insert("status".into(), json!("completed"));
-                    f.insert("completedAt".into(), json!(now));
-                } else {
-                    f.insert("status".into(), json!("cancelled"));
-                    f.insert("cancelledAt".into(), json!(now));
-                    if let Some(r) = input.reason.filter(|r| !r.trim().is_empty()) {
-                        f.insert("cancelReason".into(), json!(r.trim()));
-                    }
-                }
-            }
-            (Entity::Invoice, "send") => {
-                if status != "draft" {
-                    return refuse("only a draft invoice can be sent");
-                }
-                f.insert("status".into(), json!("sent"));
-            }
-            (Entity::Invoice, "pay") => {
-                if !matches!(status.as_str(), "draft" | "sent") {
-                    return refuse("only a draft or sent invoice can be paid");
-                }
-                f.insert("status".into(), json!("paid"));
-                f.insert("paidAt".into(), json!(now));
-            }
-            (Entity::LabTest, "complete") => {
-                if status != "ordered" {
-                    return refuse("only an ordered lab test can be completed");
-                }
-                let Some(result) = input.result.filter(|r| !r.trim().is_empty()) else {
-                    return Err(Error::invalid("result", "is required to complete a lab test"));
-                };
-                f.insert("status".into(), json!("completed"));
-                f.insert("result".into(), json!(result.trim()));
-                f.insert("abnormal".into(), json!(input.abnormal.unwrap_or(false)));
-                f.insert("completedAt".into(), json!(now));
-            }
-            (Entity::Prescription, "refill") => {
-                let left = f.get("refillsRemaining").and_then(Value::as_i64).unwrap_or(0);
-                if left <= 0 {
-                    return Err(Error::Conflict(
-                        "no refills remaining on this prescription: write a new prescription instead".into(),
-                    ));
-                }
-                f.insert("refillsRemaining".into(), json!(left - 1));
-                let mut refills = f.get("refills").and_then(Value::as_array).cloned().unwrap_or_default();
-                refills.push(json!({"at": now}));
-                f.insert("refills".into(), Value::Array(refills));
-            }
-            _ => return Err(Error::NotFound("transition")),
+        let now = self.now_ms();
+        let mut tx = self.db.begin().await?;
+        let current = store::lock(&mut tx, id)
+            .await?
+            .filter(|r| r.entity == entity.as_str() && r.deleted_at.is_none())
+            .ok_or(Error::NotFound("record"))?;
+        if input.version.is_some_and(|v| v != current.version) {
+            return Err(stale(current.version));
         }
-        self.validate_fields(entity, &f)?;
-        let related = self.related_lenient(entity, &f).await?;
-        self.commit_change(entity, current, version, f, related, Change::Transition(name), None, cause).await
+        let mut fields: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
+        apply_transition(entity, name, &mut fields, input, &rfc3339(now))?;
+        self.validate_fields(entity, &fields)?;
+        let related = self.related_lenient(entity, &fields).await?;
+        let row = self.row(entity, id, current.version + 1, &fields, &related, current.created_at, now, None)?;
+        let record = to_record(&row)?;
+        if !store::update(&mut tx, &row, current.version).await? {
+            return Err(stale(current.version + 1));
+        }
+        let change = Change::Transition(name);
+        let emitted = self.emit_change(&mut tx, &record, &related, change, None, cause).await?;
+        super::overdue::follow(self, &mut tx, &record, change, now).await?;
+        tx.commit().await?;
+        self.emitted(&emitted);
+        Ok(record)
     }
 
     /// The events a record emitted, newest first, with their deliveries.
@@ -621,6 +582,75 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// What a transition does to a record's fields, or why it may not happen now.
+pub fn apply_transition(
+    entity: Entity,
+    name: &str,
+    f: &mut Map<String, Value>,
+    input: TransitionInput,
+    now: &str,
+) -> Result<()> {
+    let status = f.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
+    let refuse =
+        |what: &str| Err(Error::Conflict(format!("this {} is {status}: {what}", entity.label().to_lowercase())));
+    match (entity, name) {
+        (Entity::Appointment, "complete" | "cancel") => {
+            if !matches!(status.as_str(), "scheduled" | "checked_in") {
+                return refuse("only scheduled or checked-in appointments can be completed or cancelled");
+            }
+            if name == "complete" {
+                f.insert("status".into(), json!("completed"));
+                f.insert("completedAt".into(), json!(now));
+            } else {
+                f.insert("status".into(), json!("cancelled"));
+                f.insert("cancelledAt".into(), json!(now));
+                if let Some(r) = input.reason.filter(|r| !r.trim().is_empty()) {
+                    f.insert("cancelReason".into(), json!(r.trim()));
+                }
+            }
+        }
+        (Entity::Invoice, "send") => {
+            if status != "draft" {
+                return refuse("only a draft invoice can be sent");
+            }
+            f.insert("status".into(), json!("sent"));
+        }
+        (Entity::Invoice, "pay") => {
+            if !matches!(status.as_str(), "draft" | "sent") {
+                return refuse("only a draft or sent invoice can be paid");
+            }
+            f.insert("status".into(), json!("paid"));
+            f.insert("paidAt".into(), json!(now));
+        }
+        (Entity::LabTest, "complete") => {
+            if status != "ordered" {
+                return refuse("only an ordered lab test can be completed");
+            }
+            let Some(result) = input.result.filter(|r| !r.trim().is_empty()) else {
+                return Err(Error::invalid("result", "is required to complete a lab test"));
+            };
+            f.insert("status".into(), json!("completed"));
+            f.insert("result".into(), json!(result.trim()));
+            f.insert("abnormal".into(), json!(input.abnormal.unwrap_or(false)));
+            f.insert("completedAt".into(), json!(now));
+        }
+        (Entity::Prescription, "refill") => {
+            let left = f.get("refillsRemaining").and_then(Value::as_i64).unwrap_or(0);
+            if left <= 0 {
+                return Err(Error::Conflict(
+                    "no refills remaining on this prescription: write a new prescription instead".into(),
+                ));
+            }
+            f.insert("refillsRemaining".into(), json!(left - 1));
+            let mut refills = f.get("refills").and_then(Value::as_array).cloned().unwrap_or_default();
+            refills.push(json!({"at": now}));
+            f.insert("refills".into(), Value::Array(refills));
+        }
+        _ => return Err(Error::NotFound("transition")),
+    }
+    Ok(())
 }
 
 fn stale(latest: i64) -> Error {

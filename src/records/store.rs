@@ -78,10 +78,23 @@ pub async fn update(tx: &mut Tx, r: &RecordRow, expected_version: i64) -> Result
     Ok(n == 1)
 }
 
-/// The row, read inside a transaction (to decide on what is being changed).
+/// The row, read inside a transaction.
 pub async fn get_in(tx: &mut Tx, id: &str) -> Result<Option<RecordRow>> {
     Ok(with_tx!(tx, conn => sqlx::query_as::<_, RecordRow>(&format!("SELECT {COLUMNS} FROM records WHERE id = $1"))
         .bind(id).fetch_optional(&mut **conn).await)?)
+}
+
+/// The row, locked until the transaction ends (to decide on what is being
+/// changed; SQLite's write transaction holds the whole database already).
+pub async fn lock(tx: &mut Tx, id: &str) -> Result<Option<RecordRow>> {
+    let lock = match tx.backend() {
+        crate::store::Backend::Postgres => " FOR UPDATE",
+        crate::store::Backend::Sqlite => "",
+    };
+    Ok(
+        with_tx!(tx, conn => sqlx::query_as::<_, RecordRow>(&format!("SELECT {COLUMNS} FROM records WHERE id = $1{lock}"))
+        .bind(id).fetch_optional(&mut **conn).await)?,
+    )
 }
 
 impl Db {

@@ -158,7 +158,10 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool, gate) => {
                 let turn = gate.clone().lock_owned().await;
-                Tx::Sqlite(pool.begin().await?, turn)
+                // IMMEDIATE takes SQLite's write lock now: a transaction that reads
+                // before it writes cannot then fail because another process (the CLI,
+                // a second instance in a test) wrote in between; it waits its turn.
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })

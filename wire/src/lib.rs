@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod condition;
 pub mod error;
+pub mod inspector;
 pub mod notifications;
 pub mod queue;
 pub mod records;

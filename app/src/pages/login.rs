@@ -142,6 +142,15 @@ pub fn SetupPage() -> impl IntoView {
                 </div>
                 <PasswordField autocomplete="new-password"/>
                 <p class="text-xs text-slate-500">"At least 10 characters."</p>
+                <label class="flex items-start gap-2 rounded-md border border-purple-100 bg-purple-50 p-3 text-sm">
+                    <input type="checkbox" name="demo" value="on" checked class="mt-0.5"/>
+                    <span>
+                        <span class="font-medium">"Load the demo practice"</span>
+                        <span class="block text-slate-600">
+                            "20 clients, their pets, appointments, invoices and lab tests, and two webhooks delivering to the built-in request inspector."
+                        </span>
+                    </span>
+                </label>
                 <button
                     type="submit"
                     class="w-full rounded-md bg-purple-700 px-4 py-2 font-medium text-white hover:bg-purple-800"

@@ -90,7 +90,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request<Body>,
     if cross_site(&req) {
         return Problem::new(StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
-    if is_public(&path) {
+    // The receiving end of the demo webhooks (POST only): it only keeps what is posted to it.
+    let inspector_post = req.method() == Method::POST && path.starts_with("/inspector/");
+    if is_public(&path) || inspector_post {
         return next.run(req).await;
     }
 
@@ -219,6 +221,9 @@ pub struct SetupForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// `on` when the demo practice should be loaded too.
+    #[serde(default)]
+    demo: Option<String>,
 }
 
 /// `POST /setup`: the one-time first-admin form, valid only while no user exists.
@@ -237,6 +242,12 @@ pub async fn setup_submit(State(state): State<AppState>, headers: HeaderMap, For
         return again(crate::cli::describe(&e));
     }
     *state.setup_token.lock().expect("setup token lock") = None;
+    if form.demo.as_deref() == Some("on") {
+        let base = format!("http://{}", state.leptos_options.site_addr);
+        if let Err(e) = state.services.load_demo(&domain::auth::system(), &base, false).await {
+            tracing::warn!(error = %e, "the demo practice was not loaded");
+        }
+    }
     match state.services.login(&form.email, &form.password).await {
         Ok((token, _)) => signed_in(token, &headers, "/"),
         Err(e) => Problem::from(e).into_response(),

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod health;
+pub mod inspector;
 pub mod json;
 pub mod live;
 pub mod openapi;
@@ -114,9 +115,16 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/setup", post(auth::setup_submit))
         .route("/live", get(live::live))
+        .route("/inspector/{bin}", post(inspector::receive))
         // Room for the envelope and escaping around the largest accepted `data`;
         // ingest itself answers 413 with the limit in words.
-        .nest("/api/v1", api::routes().merge(records::routes()).layer(axum::extract::DefaultBodyLimit::max(body_limit)))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(records::routes())
+                .merge(inspector::routes())
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+        )
         .leptos_routes_with_context(
             &state,
             routes,
@@ -143,6 +151,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut targets = domain::ssrf::TargetPolicy::from_allowlist(&args.allow_private_targets)
         .map_err(|e| format!("--allow-private-targets: {e}"))?;
     targets.require_https = args.require_https;
+    // The built-in request inspector is a webhook target on this very address.
+    targets.inspector = Some(args.bind);
+    let timezone = domain::settings::parse_timezone(&args.timezone).map_err(|e| format!("--timezone: {e}"))?;
     let defaults = domain::settings::Settings::default();
     let request_timeout = std::time::Duration::from_secs(args.request_timeout.clamp(1, 300));
     // A lease must outlive the longest attempt, or a slow request could be sent twice at once.
@@ -153,6 +164,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         request_timeout,
         auto_disable_after_ms: args.auto_disable_hours.max(1) * 60 * 60 * 1000,
         max_payload_bytes: args.max_payload_kib.clamp(1, 16 * 1024) * 1024,
+        timezone,
         worker: domain::settings::WorkerSettings {
             lease_ms,
             concurrency: args.concurrency.max(1),

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
-use super::{api, records};
+use super::{api, inspector, records};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,7 +27,7 @@ use super::{api, records};
         api::regenerate_secret, api::test_webhook, api::webhook_deliveries, api::all_deliveries, api::delivery,
         api::retry_delivery, api::webhook_stats, api::analytics, api::recover, api::verify,
         records::schemas, records::list, records::create, records::read, records::update, records::remove,
-        records::transition, records::events,
+        records::transition, records::events, inspector::bins, inspector::requests,
     ),
     // ConditionNode is recursive (groups nest), so it is registered by hand.
     components(schemas(Problem, wire::condition::ConditionNode)),
