@@ -4,6 +4,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod api_records;
 pub mod components;
 pub mod pages;
 
@@ -56,6 +57,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/workflows") view=pages::placeholders::WorkflowsPage ssr=SsrMode::Async/>
                 <Route path=path!("/executions") view=pages::placeholders::ExecutionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/records") view=pages::records::RecordsPage ssr=SsrMode::Async/>
+                <Route path=path!("/records/:entity/:id") view=pages::record_detail::RecordDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/inspector") view=pages::inspector::InspectorPage ssr=SsrMode::Async/>
                 <Route path=path!("/notifications") view=pages::notifications::NotificationsPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
             </Routes>

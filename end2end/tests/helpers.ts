@@ -68,3 +68,13 @@ export async function createWebhookViaApi(request: APIRequestContext, name: stri
   expect(resp.status()).toBe(201);
   return resp.json();
 }
+
+/** Creates a practice record through the REST API and returns it. */
+export async function createRecord(request: APIRequestContext, entity: string, fields: object) {
+  const resp = await request.post(`/api/v1/records/${entity}`, {
+    headers: { Authorization: `Bearer ${apiKey()}` },
+    data: fields,
+  });
+  expect(resp.status(), await resp.text()).toBe(201);
+  return resp.json();
+}

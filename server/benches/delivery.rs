@@ -10,7 +10,7 @@
 //! the fixed-rate run, default 500), `BENCH_SECONDS` (its length, default 10),
 //! `BENCH_HISTORY` (deliveries prefilled, default 1000000; 0 skips),
 //! `BENCH_QUEUE` (due rows of the queue row, default 100000; 0 skips),
-//! `BENCH_ONLY=one,fanout,rate,history,queue` (which scenarios; all by default).
+//! `BENCH_ONLY=one,fanout,rate,history,queue,records` (which scenarios; all by default).
 //! CPU per event is this process's: the service and the load generator.
 //! The load generator and the server run in this process, the receiver in a
 //! child process (so the RSS printed is the service's); all share the
@@ -375,6 +375,59 @@ fn print_row(r: &Row) {
     );
 }
 
+/// Record writes through the REST API with one webhook subscribed: each write
+/// is the record, its event, a delivery and its due row in one transaction.
+async fn records_row(rx: &Receiver, db_kind: &'static str, writes: usize) {
+    let db = fresh(db_kind).await;
+    let s = Arc::new(start_server(&db).await);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
+    let r = http
+        .post(format!("{}/webhooks", s.base))
+        .bearer_auth(&s.key)
+        .json(&json!({"name": "records", "url": rx.url, "events": ["client.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    rx.reset().await;
+    let next = Arc::new(AtomicU64::new(0));
+    let began = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients() {
+        let (s, http, next) = (s.clone(), http.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if n >= writes {
+                    break;
+                }
+                let r = http
+                    .post(format!("{}/records/client", s.base))
+                    .bearer_auth(&s.key)
+                    .json(&json!({"firstName": format!("Client {n}"), "lastName": "Bench", "email": format!("c{n}@example.com")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let written = began.elapsed();
+    wait_count(rx, writes as u64, Duration::from_secs(120)).await;
+    println!(
+        "{db_kind:<10} records: {writes} client writes with one subscribed webhook: {:>6.0} writes/s ({} delivered in {:.1} s)",
+        writes as f64 / written.as_secs_f64(),
+        rx.count().await,
+        began.elapsed().as_secs_f64()
+    );
+    let s = Arc::try_unwrap(s).ok().expect("no other handles");
+    s.stop().await;
+    db.cleanup().await;
+}
+
 /// Fills a webhook's history with `n` finished deliveries, each with one attempt.
 async fn prefill_history(services: &domain::Services, webhook_id: &str, n: usize) {
     use domain::store::with_pool;
@@ -579,6 +632,9 @@ fn main() {
             }
             if run("queue") && queue > 0 {
                 queue_row(db, queue, queue).await;
+            }
+            if run("records") {
+                records_row(&rx, db, events / 4).await;
             }
         }
         println!(

@@ -15,6 +15,8 @@ const NAV: &[(&str, &str)] = &[
     ("/webhooks", "Webhooks"),
     ("/workflows", "Workflows"),
     ("/executions", "Executions"),
+    ("/records", "Records"),
+    ("/inspector", "Inspector"),
     ("/notifications", "Notifications"),
     ("/settings", "Settings"),
 ];

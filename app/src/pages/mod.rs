@@ -1,8 +1,11 @@
 pub mod dashboard;
+pub mod inspector;
 pub mod login;
 pub mod not_found;
 pub mod notifications;
 pub mod placeholders;
+pub mod record_detail;
+pub mod records;
 pub mod settings;
 pub mod webhook_detail;
 pub mod webhooks;

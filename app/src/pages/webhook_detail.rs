@@ -322,7 +322,9 @@ fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
     let page = RwSignal::new(1u32);
     let status = RwSignal::new(String::new());
     let event = RwSignal::new(String::new());
-    let open = RwSignal::new(None::<String>);
+    // `?delivery=msg_…` opens that delivery's details (links from a record's events).
+    let query = leptos_router::hooks::use_query_map();
+    let open = RwSignal::new(query.read_untracked().get("delivery"));
     let retry = ServerAction::<RetryDelivery>::new();
     let live = use_live();
     let list = Resource::new(
