@@ -25,6 +25,7 @@ pub mod ssrf;
 pub mod store;
 pub mod testing;
 pub mod webhooks;
+pub mod workflows;
 
 pub use error::{Error, FieldError, Result};
 pub use services::Services;

@@ -43,6 +43,10 @@ pub struct Metrics {
     pub outcome_batch_failures: Counter,
     /// Statements the due-work runner sent (wake-up probes and claims): about one a second when idle.
     pub due_runner_queries: Counter,
+    /// Workflow steps recorded, by the state they left the step in.
+    pub workflow_steps: Family<OutcomeLabels, Counter>,
+    /// Workflow executions that ended, by how.
+    pub workflow_executions: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -94,8 +98,18 @@ impl Metrics {
             "Statements the due-work runner sent (wake-up probes and claims)",
             due_runner_queries.clone(),
         );
+        let workflow_steps = Family::<OutcomeLabels, Counter>::default();
+        r.register(
+            "workflow_steps",
+            "Workflow steps recorded, by the state they left the step in",
+            workflow_steps.clone(),
+        );
+        let workflow_executions = Family::<OutcomeLabels, Counter>::default();
+        r.register("workflow_executions", "Workflow executions that ended, by how", workflow_executions.clone());
         Self {
             registry: r,
+            workflow_steps,
+            workflow_executions,
             due_runner_queries,
             due_dead,
             due_dead_rows,

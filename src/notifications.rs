@@ -8,15 +8,39 @@ use crate::{Error, Result, Services};
 
 pub use wire::notifications::{LiveNumbers, Notification};
 
-type NotificationRow = (String, String, String, String, Option<String>, i64, Option<i64>);
+type NotificationRow = (String, String, String, String, Option<String>, i64, Option<i64>, Option<String>);
 
-/// Adds a notification in the transaction of what caused it.
+/// Adds a notification for admins in the transaction of what caused it.
 pub async fn insert(tx: &mut Tx, kind: &str, title: &str, body: &str, link: Option<&str>, now: i64) -> Result<()> {
+    insert_for(tx, kind, title, body, link, None, now).await.map(|_| ())
+}
+
+/// Adds a notification for an audience (`{"roles": [...], "users": [emails]}`; none: admins); returns its id.
+pub async fn insert_for(
+    tx: &mut Tx,
+    kind: &str,
+    title: &str,
+    body: &str,
+    link: Option<&str>,
+    audience: Option<&serde_json::Value>,
+    now: i64,
+) -> Result<String> {
+    let id = crate::ids::new_id("ntf");
+    let audience = audience.map(|a| a.to_string());
     with_tx!(tx, conn => sqlx::query(
-        "INSERT INTO notifications (id, kind, title, body, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(crate::ids::new_id("ntf")).bind(kind).bind(title).bind(body).bind(link).bind(now)
+        "INSERT INTO notifications (id, kind, title, body, link, created_at, audience) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&id).bind(kind).bind(title).bind(body).bind(link).bind(now).bind(audience)
         .execute(&mut **conn).await.map(|_| ()))?;
-    Ok(())
+    Ok(id)
+}
+
+/// Whether a notification's audience includes the caller (none means admins).
+fn for_caller(audience: Option<&str>, caller: &Principal) -> bool {
+    let Some(a) = audience.and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()) else {
+        return caller.is_admin();
+    };
+    let in_list = |key: &str, what: &str| a[key].as_array().is_some_and(|l| l.iter().any(|v| v.as_str() == Some(what)));
+    in_list("roles", caller.role.as_str()) || in_list("users", &caller.name)
 }
 
 impl Services {
@@ -24,11 +48,12 @@ impl Services {
     pub async fn notifications(&self, caller: &Principal, limit: i64) -> Result<Vec<Notification>> {
         caller.require(Action::ReadNotifications)?;
         let rows = with_pool!(&self.db, pool => sqlx::query_as::<_, NotificationRow>(
-            "SELECT id, kind, title, body, link, created_at, read_at FROM notifications ORDER BY created_at DESC, id DESC LIMIT $1")
+            "SELECT id, kind, title, body, link, created_at, read_at, audience FROM notifications ORDER BY created_at DESC, id DESC LIMIT $1")
             .bind(limit.clamp(1, 500)).fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
-            .map(|(id, kind, title, body, link, created_at, read_at)| Notification {
+            .filter(|r| for_caller(r.7.as_deref(), caller))
+            .map(|(id, kind, title, body, link, created_at, read_at, _)| Notification {
                 id,
                 kind,
                 title,

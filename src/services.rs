@@ -28,8 +28,11 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Which HTTP targets webhooks may reach.
     pub targets: Arc<TargetPolicy>,
-    /// Wakes the delivery worker when new work was committed.
+    /// Wakes the due-work runner when new work was committed.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Told by handlers when they have room again; the runner listens only
+    /// while due work waits for room (so finishing work does not wake it).
+    pub room_freed: Arc<tokio::sync::Notify>,
     /// Sends webhook requests (shared: keep-alive connections are reused).
     pub sender: Arc<crate::delivery::sender::Sender>,
     /// Bumped whenever deliveries or events change, for live views.
@@ -39,6 +42,8 @@ pub struct Services {
     pub(crate) ingest: Arc<std::sync::OnceLock<crate::events::batcher::IngestBatcher>>,
     /// Subscribers and webhooks as ingest and delivery read them.
     pub webhook_cache: Arc<crate::webhooks::cache::WebhookCache>,
+    /// Event-triggered workflow templates as ingest reads them.
+    pub(crate) template_cache: Arc<crate::workflows::service::TemplateCache>,
     /// The delivery worker running in this process, if any (the hot path hands it work).
     pub dispatcher: crate::delivery::dispatch::DispatcherSlot,
     /// Per-webhook rate limits (shared between instances once Redis is connected).
@@ -84,11 +89,13 @@ impl Services {
             settings: Arc::new(settings),
             targets,
             wake: Arc::new(tokio::sync::Notify::new()),
+            room_freed: Arc::new(tokio::sync::Notify::new()),
             sender,
             changes: Arc::new(tokio::sync::watch::channel(0).0),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             ingest: Arc::default(),
             webhook_cache: Arc::default(),
+            template_cache: Arc::default(),
             dispatcher: Arc::default(),
             signals: Arc::default(),
             rate_limits: Arc::default(),
@@ -118,11 +125,22 @@ impl Services {
     }
 
     /// The due-work runner of this process, with every kind's handler
-    /// (deliveries, invoice overdue checks). Starting the handlers also opens the hot path from ingest.
+    /// (deliveries, invoice overdue checks, workflow steps and schedules, and SMTP
+    /// emails when configured). Starting the handlers also opens the hot path from ingest.
     pub fn runner(&self) -> crate::due::Runner {
-        crate::due::Runner::new(self.clone())
+        let runner = crate::due::Runner::new(self.clone())
             .with(crate::delivery::handler::DeliveryHandler::start(self.clone()))
             .with(crate::records::overdue::OverdueHandler::new(self.clone()))
+            .with(crate::workflows::engine::WorkflowHandler::new(self.clone()))
+            .with(crate::workflows::triggers::ScheduleHandler::new(self.clone()));
+        match self.settings.smtp_url.as_deref().map(|u| crate::workflows::email::EmailHandler::new(self.clone(), u)) {
+            Some(Ok(h)) => runner.with(h),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "emails stay in the outbox");
+                runner
+            }
+            None => runner,
+        }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -24,6 +24,8 @@ pub struct Settings {
     pub timezone: chrono_tz::Tz,
     /// A record change caused by a chain of this many workflow runs is refused.
     pub max_cause_depth: usize,
+    /// Where workflow emails go (`smtp://host:port`); none keeps them in the outbox.
+    pub smtp_url: Option<String>,
     pub worker: WorkerSettings,
 }
 
@@ -55,6 +57,7 @@ impl Default for Settings {
             due_max_attempts: 10,
             timezone: chrono_tz::Tz::UTC,
             max_cause_depth: 5,
+            smtp_url: None,
             worker: WorkerSettings::default(),
         }
     }

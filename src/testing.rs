@@ -70,7 +70,9 @@ impl TestDb {
         let db = Db::connect(&self.url).await?;
         db.migrate().await?;
         let key = MasterKey::from_base64(&self.master_key)?;
-        Ok(Services::new(db, key))
+        let s = Services::new(db, key);
+        s.seed_email_templates().await?;
+        Ok(s)
     }
 
     /// Drops the database now (dropping the `TestDb` does the same, also when a test panics).

@@ -502,7 +502,7 @@ impl domain::due::Handler for Noop {
             tx.commit().await.unwrap();
             done.fetch_add(n as u64, Ordering::Relaxed);
             in_hand.fetch_sub(rows.len() as u64, Ordering::Relaxed);
-            s.wake.notify_one();
+            s.room_freed.notify_one();
         });
     }
 

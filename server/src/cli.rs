@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// The practice's IANA timezone: for display, due dates and schedules without their own.
     #[arg(long, env = "PURPLE_CROSS_TIMEZONE", default_value = "UTC")]
     pub timezone: String,
+    /// Where workflow emails are sent (`smtp://host:port`, `smtps://user:pass@host`); none keeps them in the outbox only.
+    #[arg(long, env = "PURPLE_CROSS_SMTP_URL")]
+    pub smtp_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

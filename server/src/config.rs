@@ -38,6 +38,7 @@ pub async fn open_with(
     let key = master_key(args, &db, use_)?;
     let services = Services::with_settings(db, key, settings, targets);
     services.seed_event_types().await.map_err(|e| format!("seeding the event catalog failed: {e}"))?;
+    services.seed_email_templates().await.map_err(|e| format!("seeding the email templates failed: {e}"))?;
     Ok(services)
 }
 

@@ -22,6 +22,8 @@ struct Fixture {
     webhook_id: String,
     delivery_id: String,
     client_id: String,
+    template_id: String,
+    execution_id: String,
 }
 
 async fn fixture() -> (Fixture, TestDb) {
@@ -53,6 +55,11 @@ async fn fixture() -> (Fixture, TestDb) {
     let delivery_id = s.test_webhook(&sys, &w.id).await.unwrap().delivery_id;
     let fields = json!({"firstName": "Ann", "lastName": "Roe"});
     let client = s.create_record(&sys, domain::records::Entity::Client, fields, &Default::default()).await.unwrap();
+    let t = serde_json::from_value(json!({"name": "Roles", "category": "patient_care", "triggerType": "manual",
+        "actions": [{"id": "w", "type": "wait", "config": {"duration": 86400000}}]}))
+    .unwrap();
+    let template = s.create_template(&sys, t).await.unwrap();
+    let execution = s.execute_template(&sys, &template.id, Default::default()).await.unwrap();
     let addr = server::http::serve_in_process(s).await;
     let f = Fixture {
         base: format!("http://{addr}"),
@@ -66,6 +73,8 @@ async fn fixture() -> (Fixture, TestDb) {
         webhook_id: w.id,
         delivery_id,
         client_id: client.id,
+        template_id: template.id,
+        execution_id: execution.execution_id,
     };
     (f, db)
 }
@@ -115,7 +124,37 @@ fn rest_table() -> Vec<Route> {
         Route("PUT", "/records/{entity}/{id}", true, Some(json!({"phone": "+44 1", "version": 1}))),
         Route("GET", "/records/{entity}/{id}/events", true, None),
         Route("POST", "/records/{entity}/{id}/{transition}", false, None),
+        Route("GET", "/workflow-templates", true, None),
+        Route(
+            "POST",
+            "/workflow-templates",
+            false,
+            Some(json!({"name": "New", "triggerType": "manual", "actions": []})),
+        ),
+        Route("GET", "/workflow-templates/popular", true, None),
+        Route("GET", "/workflow-templates/categories", true, None),
+        Route("GET", "/workflow-templates/category/{category}", true, None),
+        Route("GET", "/workflow-templates/{id}", true, None),
+        Route("PUT", "/workflow-templates/{id}", false, Some(json!({"description": "Changed"}))),
+        Route("GET", "/workflow-templates/{id}/versions", true, None),
+        Route("POST", "/workflow-templates/{id}/execute", true, Some(json!({"triggerData": {}}))),
+        Route("GET", "/workflow-executions", true, None),
+        Route("GET", "/workflow-executions/stats", true, None),
+        Route("GET", "/workflow-executions/recent", true, None),
+        Route(
+            "POST",
+            "/workflow-executions/execute",
+            false,
+            Some(json!({"actions": [{"id": "w", "type": "wait", "config": {"duration": 1000}}]})),
+        ),
+        Route("GET", "/workflow-executions/{id}", true, None),
+        Route("POST", "/workflow-executions/{id}/cancel", false, None),
+        Route("GET", "/email-templates", true, None),
+        Route("PUT", "/email-templates/{name}", false, Some(json!({"subject": "Hi", "text": "Hello"}))),
+        Route("GET", "/outbox", true, None),
         // Destructive ones last: the admin pass runs in this order.
+        Route("DELETE", "/email-templates/{name}", false, None),
+        Route("DELETE", "/workflow-templates/{id}", false, None),
         Route("DELETE", "/records/{entity}/{id}", false, None),
         Route("DELETE", "/queue/dead/{id}", false, None),
         Route("DELETE", "/api-keys/{id}", false, None),
@@ -136,10 +175,23 @@ impl Fixture {
             self.delivery_id.as_str()
         } else if route.1.starts_with("/webhooks/") {
             self.webhook_id.as_str()
+        } else if route.1.starts_with("/workflow-templates/") {
+            self.template_id.as_str()
+        } else if route.1.starts_with("/workflow-executions/") {
+            self.execution_id.as_str()
         } else {
             "missing_id"
         };
-        format!("{}/api/v1{}", self.base, route.1.replace("{id}", id).replace("{bin}", "clinic-sync"))
+        format!(
+            "{}/api/v1{}",
+            self.base,
+            route
+                .1
+                .replace("{id}", id)
+                .replace("{bin}", "clinic-sync")
+                .replace("{category}", "patient_care")
+                .replace("{name}", "clinic_note")
+        )
     }
 
     async fn rest(&self, route: &Route, key: Option<&str>) -> u16 {
@@ -159,7 +211,10 @@ impl Fixture {
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
-        let args = f.2.replace("{webhook}", &self.webhook_id).replace("{delivery}", &self.delivery_id);
+        let args =
+            f.2.replace("{webhook}", &self.webhook_id)
+                .replace("{delivery}", &self.delivery_id)
+                .replace("{client}", &self.client_id);
         req = if f.3 {
             req.header("content-type", "application/json").body(args)
         } else {
@@ -233,6 +288,10 @@ fn rpc_table() -> Vec<Rpc> {
         Rpc("list_notifications", true, "", false),
         Rpc("mark_notifications_read", true, "id=", false),
         Rpc("unhealthy_webhooks", true, "", false),
+        Rpc("list_records", true, "entity_name=client&search=&status=&cursor=", false),
+        Rpc("record_detail", true, "entity_name=client&id={client}", false),
+        Rpc("inspector_bins", true, "", false),
+        Rpc("inspector_requests", true, "bin=demo", false),
         Rpc("revoke_api_key", false, "id=key_missing", false),
         Rpc("delete_webhook", false, "id={webhook}", false),
     ]

@@ -42,10 +42,16 @@ pub enum Action {
     WriteRecords,
     /// Delete and restore practice records, and list deleted ones.
     DeleteRecords,
+    /// See workflow templates, executions, the outbox and email templates.
+    ReadWorkflows,
+    /// Start a template's execution by hand.
+    RunWorkflows,
+    /// Create, change and delete templates and email templates; cancel executions; run ad-hoc workflows.
+    ManageWorkflows,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 19] = [
         Action::ReadWebhooks,
         Action::ManageWebhooks,
         Action::RevealSecrets,
@@ -62,6 +68,9 @@ impl Action {
         Action::ReadRecords,
         Action::WriteRecords,
         Action::DeleteRecords,
+        Action::ReadWorkflows,
+        Action::RunWorkflows,
+        Action::ManageWorkflows,
     ];
 
     /// What the action is, for a 403's message.
@@ -83,6 +92,9 @@ impl Action {
             Action::ReadRecords => "reading practice records",
             Action::WriteRecords => "changing practice records",
             Action::DeleteRecords => "deleting or restoring practice records",
+            Action::ReadWorkflows => "reading workflows",
+            Action::RunWorkflows => "running workflows",
+            Action::ManageWorkflows => "changing workflows",
         }
     }
 }
@@ -101,6 +113,8 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | Action::ReadNotifications
                 | Action::ReadRecords
                 | Action::WriteRecords
+                | Action::ReadWorkflows
+                | Action::RunWorkflows
         ),
     }
 }
@@ -141,7 +155,9 @@ mod tests {
                 Action::ReadEventTypes,
                 Action::ReadNotifications,
                 Action::ReadRecords,
-                Action::WriteRecords
+                Action::WriteRecords,
+                Action::ReadWorkflows,
+                Action::RunWorkflows
             ]
         );
         assert!(Action::ALL.into_iter().all(|a| allows(Role::Admin, a)));

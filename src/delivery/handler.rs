@@ -40,7 +40,7 @@ impl DeliveryHandler {
     /// it may hand deliveries to this process.
     pub fn start(services: Services) -> Arc<Self> {
         let (dispatcher, hot) =
-            Dispatcher::new(Runner::owner(&services), &services.settings.worker, services.wake.clone());
+            Dispatcher::new(Runner::owner(&services), &services.settings.worker, services.room_freed.clone());
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
         let (stop_hot, stop_rx) = watch::channel(false);
         let completer = tokio::spawn(complete_loop(services.clone(), done_rx, dispatcher.clone()));

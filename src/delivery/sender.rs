@@ -187,6 +187,76 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// A workflow's webhook call: any method, the caller's headers, the same
+    /// SSRF guard, timeouts and response cap as deliveries (unsigned: the
+    /// receiver is not a subscriber with a secret).
+    pub async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+        now_ms: i64,
+    ) -> AttemptResult {
+        let started = Instant::now();
+        let request_headers =
+            Value::Object(headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+        let fail = |class: &str, message: String| AttemptResult {
+            started_at: now_ms,
+            duration_ms: started.elapsed().as_millis() as i64,
+            status_code: None,
+            response_body: None,
+            response_body_lossy: false,
+            error_class: Some(class.to_string()),
+            error_message: Some(crate::store::text::storable(&message).into_owned()),
+            request_headers: request_headers.clone(),
+            retry_after_ms: None,
+        };
+        if let Err(reason) = self.targets.check_url(url) {
+            let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
+            return fail(class, reason);
+        }
+        let Ok(m) = reqwest::Method::from_bytes(method.as_bytes()) else {
+            return fail("invalid_method", format!("{method:?} is not an HTTP method"));
+        };
+        let mut b = self.client.request(m, url).body(body);
+        if !headers.iter().any(|(k, _)| k == "content-type") {
+            b = b.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            b = b.header(k.as_str(), v.as_str());
+        }
+        let resp = match b.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let (class, message) = classify(&e);
+                return fail(class, message);
+            }
+        };
+        let status = resp.status().as_u16();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let (class, message) = classify(&e);
+                return fail(class, message);
+            }
+        };
+        let (text, lossy) = crate::store::text::from_bytes(&bytes[..bytes.len().min(self.max_response_bytes)]);
+        AttemptResult {
+            started_at: now_ms,
+            duration_ms: started.elapsed().as_millis() as i64,
+            status_code: Some(status),
+            response_body: Some(text),
+            response_body_lossy: lossy,
+            error_class: (!(200..300).contains(&status)).then(|| "http_status".to_string()),
+            error_message: (!(200..300).contains(&status)).then(|| format!("the receiver answered HTTP {status}")),
+            request_headers,
+            retry_after_ms: None,
+        }
+    }
+}
+
 /// Names the failure of a request in words an operator can act on.
 fn classify(e: &reqwest::Error) -> (&'static str, String) {
     let mut chain = e.to_string();

@@ -37,4 +37,10 @@ pub mod kinds {
     pub const DELIVERY: &str = "delivery";
     /// An invoice's overdue check; the subject is the invoice id.
     pub const INVOICE_OVERDUE: &str = "invoice_overdue";
+    /// A workflow execution's next step (or the end of its wait); the subject is the execution id.
+    pub const WORKFLOW: &str = "workflow";
+    /// A schedule-triggered template's next tick; the subject is the template id.
+    pub const WORKFLOW_SCHEDULE: &str = "workflow_schedule";
+    /// An email to send through SMTP; the subject is its outbox id.
+    pub const EMAIL: &str = "email";
 }

@@ -4,7 +4,8 @@
 //! When nothing is due it sleeps until the next row's `available_at` (at
 //! most `idle_poll_ms`), so an idle runner costs about one index probe per
 //! poll; it wakes at once when this process commits due work, when another
-//! instance says so through Redis, or when a handler frees room.
+//! instance says so through Redis, and, while due work waits for room, when
+//! a handler frees some.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,7 @@ impl Runner {
             }
         }
         let wake: Arc<Notify> = s.wake.clone();
+        let room_freed: Arc<Notify> = s.room_freed.clone();
         let cfg = s.settings.worker.clone();
         tracing::info!(%owner, kinds = ?kinds, "due-work runner started");
         while !*shutdown.borrow() {
@@ -87,14 +89,18 @@ impl Runner {
                 }
             };
             let mut more = false;
+            // Due work that could not all be claimed for want of room (or of free partitions).
+            let mut blocked = false;
             for (handler, at) in self.handlers.iter().zip(&next) {
                 if !at.is_some_and(|t| t <= now) {
                     continue;
                 }
                 let room = handler.room();
                 if room.free == 0 {
+                    blocked = true;
                     continue;
                 }
+                blocked |= !room.skip.is_empty();
                 let limit = room.free.min(cfg.claim_batch.max(1) as usize) as i64;
                 let claimed =
                     s.db.claim_due(&ClaimRequest {
@@ -130,6 +136,7 @@ impl Runner {
             };
             tokio::select! {
                 _ = wake.notified() => {}
+                _ = room_freed.notified(), if blocked => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }

@@ -185,6 +185,17 @@ fn values_from(backend: Backend, first: usize, rows: usize, cols: usize) -> Stri
     }
 }
 
+/// Whether `owner` still holds `lease`; if so its lease is extended to
+/// `until` (a long piece of work renews as it goes). On PostgreSQL the row is
+/// locked until the transaction ends, so nobody re-queues it meanwhile.
+pub async fn holds(tx: &mut Tx, owner: &str, lease: &Lease, until: i64) -> Result<bool> {
+    let n = with_tx!(tx, conn => sqlx::query(
+        "UPDATE due_work SET available_at = $4 WHERE id = $1 AND fence = $2 AND lease_owner = $3")
+        .bind(&lease.id).bind(lease.fence).bind(owner).bind(until)
+        .execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 /// Deletes finished rows still leased under `leases` by `owner`; returns the
 /// leases that matched. A lease missing from the answer was lost. Each row
 /// may appear once (see [`newest_per_row`]).

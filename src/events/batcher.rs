@@ -34,6 +34,8 @@ pub(crate) struct PendingEvent {
     /// The request body every delivery of this event sends (JSON text).
     pub body: Bytes,
     pub deliveries: Vec<NewDelivery>,
+    /// Workflow executions the event starts, written in its transaction.
+    pub executions: Vec<crate::workflows::store::ExecutionRow>,
     pub now: i64,
 }
 
@@ -121,6 +123,7 @@ async fn hand_over(db: &Db, dispatcher: Option<&Dispatcher>, wake: &Waker, store
     let mut queued = false;
     let now = stored.iter().map(|e| e.now).max().unwrap_or_default();
     for e in stored {
+        queued |= !e.executions.is_empty();
         for d in e.deliveries {
             if d.leased {
                 hot.push(HotDelivery {

@@ -140,7 +140,12 @@ impl Services {
                 leased: false,
             })
             .collect();
-        let accepted = Accepted { id: event_id.clone(), deliveries: deliveries.len() as i64, workflow_executions: 0 };
+        let executions = crate::workflows::triggers::for_event(self, &event_type, &data, &[], now).await?;
+        let accepted = Accepted {
+            id: event_id.clone(),
+            deliveries: deliveries.len() as i64,
+            workflow_executions: executions.len() as i64,
+        };
 
         let pending = PendingEvent {
             accepted: accepted.clone(),
@@ -149,6 +154,7 @@ impl Services {
             key: key.clone(),
             body: Bytes::from(body),
             deliveries,
+            executions,
             now,
         };
         let stored = self
@@ -194,6 +200,7 @@ impl Services {
         let event_id = new_id("evt");
         let body = request_body(event_type, now, data);
         let data_text = data.to_string();
+        let executions = crate::workflows::triggers::for_event(self, event_type, data, cause, now).await?;
         let cause = (!cause.is_empty()).then(|| serde_json::to_string(cause).expect("strings serialise"));
         let targets: Vec<(String, String, &str, i64)> = subscribers
             .iter()
@@ -209,7 +216,7 @@ impl Services {
                 body: &body,
                 idempotency_key: None,
                 deliveries: targets.len() as i64,
-                workflow_executions: 0,
+                workflow_executions: executions.len() as i64,
                 created_at: now,
                 record_id,
                 cause: cause.as_deref(),
@@ -240,12 +247,13 @@ impl Services {
             })
             .collect();
         due::store::insert(tx, &due_rows, now).await?;
-        Ok(Accepted { id: event_id, deliveries: targets.len() as i64, workflow_executions: 0 })
+        crate::workflows::triggers::insert_started(tx, &executions, now).await?;
+        Ok(Accepted { id: event_id, deliveries: targets.len() as i64, workflow_executions: executions.len() as i64 })
     }
 
     /// Events emitted in a transaction that has now committed: wake the workers, refresh live views.
     pub(crate) fn emitted(&self, accepted: &[Accepted]) {
-        if accepted.iter().any(|a| a.deliveries > 0) {
+        if accepted.iter().any(|a| a.deliveries > 0 || a.workflow_executions > 0) {
             self.due_work_added();
         }
         if !accepted.is_empty() {
@@ -322,9 +330,12 @@ pub(crate) async fn store_events(db: &Db, events: &[PendingEvent], lease_owner: 
         })
         .collect();
     let now = events.first().map(|e| e.now).unwrap_or_default();
+    let executions: Vec<crate::workflows::store::ExecutionRow> =
+        events.iter().flat_map(|e| e.executions.iter().cloned()).collect();
     let mut tx = db.begin().await?;
     event_store::insert(&mut tx, &rows).await?;
     delivery::store::insert(&mut tx, &deliveries).await?;
     due::store::insert(&mut tx, &due_rows, now).await?;
+    crate::workflows::triggers::insert_started(&mut tx, &executions, now).await?;
     tx.commit().await
 }

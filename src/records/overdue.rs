@@ -103,7 +103,7 @@ impl Handler for OverdueHandler {
                 }
                 in_hand.fetch_sub(1, Ordering::Relaxed);
             }
-            s.wake.notify_one();
+            s.room_freed.notify_one();
         });
     }
 

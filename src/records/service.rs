@@ -80,6 +80,49 @@ impl Services {
         fields: Value,
         cause: &Cause,
     ) -> Result<Record> {
+        let (row, record, related) = self.prepare_create(caller, entity, fields, cause).await?;
+        let mut tx = self.db.begin().await?;
+        let emitted = self.insert_prepared(&mut tx, &row, &record, &related, cause).await?;
+        tx.commit().await?;
+        self.emitted(&emitted);
+        Ok(record)
+    }
+
+    /// Creates a record inside `tx` (a workflow step's): the caller commits, then calls `emitted`.
+    pub(crate) async fn create_record_in(
+        &self,
+        tx: &mut crate::store::Tx,
+        caller: &Principal,
+        entity: Entity,
+        fields: Value,
+        cause: &Cause,
+    ) -> Result<(Record, Vec<Accepted>)> {
+        let (row, record, related) = self.prepare_create(caller, entity, fields, cause).await?;
+        let emitted = self.insert_prepared(tx, &row, &record, &related, cause).await?;
+        Ok((record, emitted))
+    }
+
+    async fn insert_prepared(
+        &self,
+        tx: &mut crate::store::Tx,
+        row: &RecordRow,
+        record: &Record,
+        related: &Related,
+        cause: &Cause,
+    ) -> Result<Vec<Accepted>> {
+        store::insert(tx, row).await?;
+        let emitted = self.emit_change(tx, record, related, Change::Created, None, cause).await?;
+        Ok(emitted)
+    }
+
+    /// Checks a new record and builds its row, outside any transaction.
+    async fn prepare_create(
+        &self,
+        caller: &Principal,
+        entity: Entity,
+        fields: Value,
+        cause: &Cause,
+    ) -> Result<(RecordRow, Record, Related)> {
         caller.require(Action::WriteRecords)?;
         self.check_cause(cause)?;
         let Value::Object(mut fields) = fields else {
@@ -106,12 +149,7 @@ impl Services {
         let id = new_id(entity.id_prefix());
         let row = self.row(entity, &id, 1, &fields, &related, now, now, None)?;
         let record = to_record(&row)?;
-        let mut tx = self.db.begin().await?;
-        store::insert(&mut tx, &row).await?;
-        let emitted = self.emit_change(&mut tx, &record, &related, Change::Created, None, cause).await?;
-        tx.commit().await?;
-        self.emitted(&emitted);
-        Ok(record)
+        Ok((row, record, related))
     }
 
     pub async fn get_record(
@@ -242,6 +280,56 @@ impl Services {
             })?,
         };
         let current = self.live_row(entity, id).await?;
+        let (after, related, changes) = self.patched(entity, &current, patch).await?;
+        self.commit_change(entity, current, version, after, related, Change::Updated, Some(changes), cause).await
+    }
+
+    /// Changes a record's fields inside `tx` (a workflow step's), on the
+    /// version it has there; the caller commits, then calls `emitted`.
+    pub(crate) async fn update_record_in(
+        &self,
+        tx: &mut crate::store::Tx,
+        caller: &Principal,
+        entity: Entity,
+        id: &str,
+        patch: Value,
+        cause: &Cause,
+    ) -> Result<(Record, Vec<Accepted>)> {
+        caller.require(Action::WriteRecords)?;
+        self.check_cause(cause)?;
+        let Value::Object(mut patch) = patch else {
+            return Err(Error::invalid("changes", "must be a JSON object of the fields to change"));
+        };
+        patch.remove("version");
+        let current = store::lock(tx, id)
+            .await?
+            .filter(|r| r.entity == entity.as_str() && r.deleted_at.is_none())
+            .ok_or(Error::NotFound("record"))?;
+        let (after, related, changes) = self.patched(entity, &current, patch).await?;
+        if changes.is_empty() {
+            return Ok((to_record(&current)?, Vec::new()));
+        }
+        let now = self.now_ms();
+        let row =
+            self.row(entity, &current.id, current.version + 1, &after, &related, current.created_at, now, None)?;
+        let record = to_record(&row)?;
+        if !store::update(tx, &row, current.version).await? {
+            return Err(stale(current.version));
+        }
+        let change = Change::Updated;
+        let emitted = self.emit_change(tx, &record, &related, change, Some(changes), cause).await?;
+        super::overdue::follow(self, tx, &record, change, now).await?;
+        crate::workflows::triggers::record_changed(self, tx, &record, change, now).await?;
+        Ok((record, emitted))
+    }
+
+    /// A record's fields with `patch` merged in (`null` removes), checked; with its relations and what changed.
+    async fn patched(
+        &self,
+        entity: Entity,
+        current: &RecordRow,
+        patch: Map<String, Value>,
+    ) -> Result<(Map<String, Value>, Related, Map<String, Value>)> {
         let before: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
         let mut v = Validator::new();
         for k in SYSTEM_KEYS.iter().chain(schema::read_only(entity)) {
@@ -269,7 +357,7 @@ impl Services {
         self.validate_fields(entity, &after)?;
         let related = self.related(entity, &after).await?;
         let changes = data::changes(&before, &after);
-        self.commit_change(entity, current, version, after, related, Change::Updated, Some(changes), cause).await
+        Ok((after, related, changes))
     }
 
     pub async fn delete_record(
@@ -342,6 +430,7 @@ impl Services {
         let change = Change::Transition(name);
         let emitted = self.emit_change(&mut tx, &record, &related, change, None, cause).await?;
         super::overdue::follow(self, &mut tx, &record, change, now).await?;
+        crate::workflows::triggers::record_changed(self, &mut tx, &record, change, now).await?;
         tx.commit().await?;
         self.emitted(&emitted);
         Ok(record)
@@ -519,6 +608,7 @@ impl Services {
         }
         let emitted = self.emit_change(&mut tx, &record, &related, change, changes, cause).await?;
         super::overdue::follow(self, &mut tx, &record, change, now).await?;
+        crate::workflows::triggers::record_changed(self, &mut tx, &record, change, now).await?;
         tx.commit().await?;
         self.emitted(&emitted);
         Ok(record)

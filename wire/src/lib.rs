@@ -16,5 +16,6 @@ pub mod queue;
 pub mod records;
 pub mod retry;
 pub mod webhooks;
+pub mod workflows;
 
 pub use error::{FieldError, Invalid, Validator};

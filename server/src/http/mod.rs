@@ -10,6 +10,7 @@ pub mod live;
 pub mod openapi;
 pub mod problem;
 pub mod records;
+pub mod workflows;
 
 use std::sync::{Arc, Mutex};
 
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             api::routes()
                 .merge(records::routes())
+                .merge(workflows::routes())
                 .merge(inspector::routes())
                 .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
         )
@@ -165,6 +167,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         auto_disable_after_ms: args.auto_disable_hours.max(1) * 60 * 60 * 1000,
         max_payload_bytes: args.max_payload_kib.clamp(1, 16 * 1024) * 1024,
         timezone,
+        smtp_url: args.smtp_url.clone().filter(|u| !u.trim().is_empty()),
         worker: domain::settings::WorkerSettings {
             lease_ms,
             concurrency: args.concurrency.max(1),

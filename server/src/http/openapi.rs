@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
-use super::{api, inspector, records};
+use super::{api, inspector, records, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,13 @@ use super::{api, inspector, records};
         api::retry_delivery, api::webhook_stats, api::analytics, api::recover, api::verify,
         records::schemas, records::list, records::create, records::read, records::update, records::remove,
         records::transition, records::events, inspector::bins, inspector::requests,
+        workflows::create_template, workflows::list_templates, workflows::popular_templates, workflows::categories,
+        workflows::templates_in_category, workflows::get_template, workflows::update_template,
+        workflows::delete_template, workflows::template_versions, workflows::execute_template,
+        workflows::list_executions, workflows::execution_stats, workflows::recent_executions,
+        workflows::execute_custom, workflows::get_execution, workflows::cancel_execution,
+        workflows::email_templates, workflows::put_email_template, workflows::delete_email_template,
+        workflows::outbox,
     ),
     // ConditionNode is recursive (groups nest), so it is registered by hand.
     components(schemas(Problem, wire::condition::ConditionNode)),

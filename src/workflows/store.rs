@@ -1,0 +1,427 @@
+//! All SQL on `workflow_templates`, `workflow_template_versions`,
+//! `workflow_executions`, `workflow_steps`, `email_templates` and `outbox`.
+
+use sqlx::FromRow;
+
+use crate::store::{with_pool, with_tx, Backend, Db, Tx};
+use crate::Result;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TemplateRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub trigger_type: String,
+    pub trigger_config: String,
+    pub trigger_event: Option<String>,
+    pub actions: String,
+    pub is_public: bool,
+    pub is_active: bool,
+    pub usage_count: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const TEMPLATE_COLUMNS: &str =
+    "id, name, description, category, trigger_type, trigger_config, trigger_event, actions, \
+    is_public, is_active, usage_count, version, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ExecutionRow {
+    pub id: String,
+    pub template_id: Option<String>,
+    pub template_version: Option<i64>,
+    pub workflow_name: String,
+    pub trigger_type: String,
+    pub trigger_data: String,
+    pub actions: String,
+    pub status: String,
+    pub cursor: Option<String>,
+    pub current_action_id: Option<String>,
+    pub variables: String,
+    pub waiting_until: Option<i64>,
+    pub wait_record_id: Option<String>,
+    pub wait_field: Option<String>,
+    pub wait_offset_ms: Option<i64>,
+    pub cause: Option<String>,
+    pub error: Option<String>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const EXECUTION_COLUMNS: &str =
+    "id, template_id, template_version, workflow_name, trigger_type, trigger_data, actions, \
+    status, cursor, current_action_id, variables, waiting_until, wait_record_id, wait_field, wait_offset_ms, cause, \
+    error, started_at, completed_at, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct StepRow {
+    pub id: String,
+    pub execution_id: String,
+    pub action_id: String,
+    pub action_type: String,
+    pub action_name: String,
+    pub action_config: String,
+    pub status: String,
+    pub output: String,
+    pub error: Option<String>,
+    pub branch: Option<String>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EmailRow {
+    pub id: String,
+    pub idempotency_key: Option<String>,
+    pub to_addrs: String,
+    pub cc_addrs: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub template: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+    pub execution_id: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+const EMAIL_COLUMNS: &str =
+    "id, idempotency_key, to_addrs, cc_addrs, subject, text_body, html_body, template, status, \
+    error, execution_id, created_at, sent_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EmailTemplateRow {
+    pub name: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub builtin: bool,
+    pub updated_at: i64,
+}
+
+fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
+
+// ---- templates ----
+
+pub async fn insert_template(tx: &mut Tx, t: &TemplateRow) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(&format!(
+        "INSERT INTO workflow_templates ({TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"))
+        .bind(&t.id).bind(&t.name).bind(&t.description).bind(&t.category).bind(&t.trigger_type).bind(&t.trigger_config)
+        .bind(&t.trigger_event).bind(&t.actions).bind(t.is_public).bind(t.is_active).bind(t.usage_count).bind(t.version)
+        .bind(t.created_at).bind(t.updated_at)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Writes `t` (carrying `expected + 1`) over the row still at `expected`.
+pub async fn update_template(tx: &mut Tx, t: &TemplateRow, expected: i64) -> Result<bool> {
+    let n = with_tx!(tx, conn => sqlx::query(
+        "UPDATE workflow_templates SET name = $3, description = $4, category = $5, trigger_type = $6,
+            trigger_config = $7, trigger_event = $8, actions = $9, is_public = $10, is_active = $11, version = $12,
+            updated_at = $13
+         WHERE id = $1 AND version = $2")
+        .bind(&t.id).bind(expected).bind(&t.name).bind(&t.description).bind(&t.category).bind(&t.trigger_type)
+        .bind(&t.trigger_config).bind(&t.trigger_event).bind(&t.actions).bind(t.is_public).bind(t.is_active)
+        .bind(t.version).bind(t.updated_at)
+        .execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn insert_version(tx: &mut Tx, template_id: &str, version: i64, snapshot: &str, now: i64) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "INSERT INTO workflow_template_versions (template_id, version, snapshot, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(template_id).bind(version).bind(snapshot).bind(now).execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+pub async fn count_usage(tx: &mut Tx, template_id: &str) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query("UPDATE workflow_templates SET usage_count = usage_count + 1 WHERE id = $1")
+        .bind(template_id).execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+pub async fn delete_template(tx: &mut Tx, id: &str) -> Result<bool> {
+    let n = with_tx!(tx, conn => sqlx::query("DELETE FROM workflow_templates WHERE id = $1")
+        .bind(id).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+pub async fn lock_template(tx: &mut Tx, id: &str) -> Result<Option<TemplateRow>> {
+    let sql = format!("SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE id = $1{}", for_update(tx.backend()));
+    Ok(with_tx!(tx, conn => sqlx::query_as::<_, TemplateRow>(&sql).bind(id).fetch_optional(&mut **conn).await)?)
+}
+
+/// Template list filters.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateFilter {
+    pub category: Option<String>,
+    pub search: Option<String>,
+    pub popular: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Db {
+    pub async fn template(&self, id: &str) -> Result<Option<TemplateRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, TemplateRow>(
+            &format!("SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn list_templates(&self, f: &TemplateFilter) -> Result<(Vec<TemplateRow>, i64)> {
+        let pattern =
+            f.search.as_ref().map(|s| format!("%{}%", s.to_lowercase().replace('%', "\\%").replace('_', "\\_")));
+        let filter = "WHERE ($1 IS NULL OR category = $1) AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\' OR LOWER(description) LIKE $2 ESCAPE '\\')";
+        let order = if f.popular { "usage_count DESC, updated_at DESC, id" } else { "updated_at DESC, id DESC" };
+        Ok(with_pool!(self, pool => async {
+            let rows = sqlx::query_as::<_, TemplateRow>(&format!(
+                "SELECT {TEMPLATE_COLUMNS} FROM workflow_templates {filter} ORDER BY {order} LIMIT $3 OFFSET $4"))
+                .bind(&f.category).bind(&pattern).bind(f.limit).bind(f.offset).fetch_all(pool).await?;
+            let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM workflow_templates {filter}"))
+                .bind(&f.category).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?)
+    }
+
+    /// Active templates an event of `event_type` starts.
+    pub async fn templates_for_event(&self, event_type: &str) -> Result<Vec<TemplateRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, TemplateRow>(&format!(
+            "SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE trigger_event = $1 AND is_active ORDER BY id"))
+            .bind(event_type).fetch_all(pool).await)?)
+    }
+
+    /// Categories with how many templates each has.
+    pub async fn template_categories(&self) -> Result<Vec<(String, i64)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, i64)>(
+            "SELECT category, COUNT(*) FROM workflow_templates GROUP BY category ORDER BY category")
+            .fetch_all(pool).await)?)
+    }
+
+    pub async fn template_versions(&self, id: &str) -> Result<Vec<(i64, String, i64)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (i64, String, i64)>(
+            "SELECT version, snapshot, created_at FROM workflow_template_versions WHERE template_id = $1 ORDER BY version DESC")
+            .bind(id).fetch_all(pool).await)?)
+    }
+
+    /// How many executions of a template wait (or run) now.
+    pub async fn unfinished_executions(&self, template_id: &str) -> Result<i64> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM workflow_executions WHERE template_id = $1 AND status IN ('pending', 'running', 'waiting')")
+            .bind(template_id).fetch_one(pool).await)?)
+    }
+}
+
+// ---- executions and steps ----
+
+pub async fn insert_execution(tx: &mut Tx, e: &ExecutionRow) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(&format!(
+        "INSERT INTO workflow_executions ({EXECUTION_COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"))
+        .bind(&e.id).bind(&e.template_id).bind(e.template_version).bind(&e.workflow_name).bind(&e.trigger_type)
+        .bind(&e.trigger_data).bind(&e.actions).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id)
+        .bind(&e.variables).bind(e.waiting_until).bind(&e.wait_record_id).bind(&e.wait_field).bind(e.wait_offset_ms)
+        .bind(&e.cause).bind(&e.error).bind(e.started_at).bind(e.completed_at).bind(e.created_at).bind(e.updated_at)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Writes the execution's moving parts (status, cursor, variables, wait, error, times).
+pub async fn save_execution(tx: &mut Tx, e: &ExecutionRow) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "UPDATE workflow_executions SET status = $2, cursor = $3, current_action_id = $4, variables = $5,
+            waiting_until = $6, wait_record_id = $7, wait_field = $8, wait_offset_ms = $9, error = $10,
+            completed_at = $11, updated_at = $12
+         WHERE id = $1")
+        .bind(&e.id).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id).bind(&e.variables).bind(e.waiting_until)
+        .bind(&e.wait_record_id).bind(&e.wait_field).bind(e.wait_offset_ms).bind(&e.error).bind(e.completed_at)
+        .bind(e.updated_at)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+pub async fn lock_execution(tx: &mut Tx, id: &str) -> Result<Option<ExecutionRow>> {
+    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = $1{}", for_update(tx.backend()));
+    Ok(with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(id).fetch_optional(&mut **conn).await)?)
+}
+
+/// Executions waiting on a time taken from `record_id` (a reminder before an appointment).
+pub async fn waiting_on_record(tx: &mut Tx, record_id: &str) -> Result<Vec<ExecutionRow>> {
+    let sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE wait_record_id = $1 AND status = 'waiting'{}",
+        for_update(tx.backend())
+    );
+    Ok(with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(record_id).fetch_all(&mut **conn).await)?)
+}
+
+pub async fn upsert_step(tx: &mut Tx, s: &StepRow) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "INSERT INTO workflow_steps (id, execution_id, action_id, action_type, action_name, action_config, status, output,
+            error, branch, started_at, completed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error,
+            branch = excluded.branch, action_config = excluded.action_config, completed_at = excluded.completed_at")
+        .bind(&s.id).bind(&s.execution_id).bind(&s.action_id).bind(&s.action_type).bind(&s.action_name)
+        .bind(&s.action_config).bind(&s.status).bind(&s.output).bind(&s.error).bind(&s.branch).bind(s.started_at)
+        .bind(s.completed_at)
+        .execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Marks the steps of an execution that have not finished as cancelled.
+pub async fn cancel_steps(tx: &mut Tx, execution_id: &str, now: i64) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "UPDATE workflow_steps SET status = 'cancelled', completed_at = $2
+         WHERE execution_id = $1 AND status IN ('pending', 'running', 'waiting')")
+        .bind(execution_id).bind(now).execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Execution list filters, already checked.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub status: Option<String>,
+    pub template_id: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+impl Db {
+    pub async fn execution(&self, id: &str) -> Result<Option<ExecutionRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, ExecutionRow>(
+            &format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn steps(&self, execution_id: &str) -> Result<Vec<StepRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, StepRow>(
+            "SELECT id, execution_id, action_id, action_type, action_name, action_config, status, output, error, branch,
+                    started_at, completed_at
+             FROM workflow_steps WHERE execution_id = $1 ORDER BY started_at, id")
+            .bind(execution_id).fetch_all(pool).await)?)
+    }
+
+    /// Newest first, by keyset on (created_at, id).
+    pub async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRow>> {
+        let (after_at, after_id) = f.after.clone().unwrap_or((i64::MAX, String::new()));
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, ExecutionRow>(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM workflow_executions
+             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR template_id = $2)
+               AND created_at >= $3 AND created_at < $4
+               AND (created_at < $5 OR (created_at = $5 AND id < $6) OR $6 = '')
+             ORDER BY created_at DESC, id DESC LIMIT $7"))
+            .bind(&f.status).bind(&f.template_id).bind(f.from.unwrap_or(0)).bind(f.to.unwrap_or(i64::MAX))
+            .bind(after_at).bind(&after_id).bind(f.limit)
+            .fetch_all(pool).await)?)
+    }
+
+    /// (template id, name, status, count) over every execution.
+    pub async fn execution_counts(&self) -> Result<Vec<(Option<String>, String, String, i64)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (Option<String>, String, String, i64)>(
+            "SELECT template_id, MIN(workflow_name), status, COUNT(*) FROM workflow_executions
+             GROUP BY template_id, status ORDER BY 2")
+            .fetch_all(pool).await)?)
+    }
+
+    /// Durations (ms) of the most recent finished executions of each template.
+    pub async fn execution_durations(&self, limit: i64) -> Result<Vec<(Option<String>, i64)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (Option<String>, i64)>(
+            "SELECT template_id, completed_at - started_at FROM workflow_executions
+             WHERE completed_at IS NOT NULL AND status = 'completed' ORDER BY completed_at DESC LIMIT $1")
+            .bind(limit).fetch_all(pool).await)?)
+    }
+
+    /// Deletes up to `limit` finished executions (their steps go with them) created before `before`.
+    pub async fn delete_old_executions(&self, before: i64, limit: i64) -> Result<u64> {
+        Ok(with_pool!(self, pool => sqlx::query(
+            "DELETE FROM workflow_executions WHERE id IN (
+                SELECT id FROM workflow_executions WHERE created_at < $1 AND status IN ('completed', 'failed', 'cancelled') LIMIT $2)")
+            .bind(before).bind(limit).execute(pool).await.map(|r| r.rows_affected()))?)
+    }
+}
+
+// ---- email ----
+
+/// Adds an email unless one with its idempotency key exists; returns its id either way.
+pub async fn insert_email(tx: &mut Tx, e: &EmailRow) -> Result<String> {
+    let inserted = with_tx!(tx, conn => sqlx::query_scalar::<_, String>(&format!(
+        "INSERT INTO outbox ({EMAIL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"))
+        .bind(&e.id).bind(&e.idempotency_key).bind(&e.to_addrs).bind(&e.cc_addrs).bind(&e.subject).bind(&e.text_body)
+        .bind(&e.html_body).bind(&e.template).bind(&e.status).bind(&e.error).bind(&e.execution_id).bind(e.created_at)
+        .bind(e.sent_at)
+        .fetch_optional(&mut **conn).await)?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => {
+            Ok(with_tx!(tx, conn => sqlx::query_scalar::<_, String>("SELECT id FROM outbox WHERE idempotency_key = $1")
+            .bind(&e.idempotency_key).fetch_one(&mut **conn).await)?)
+        }
+    }
+}
+
+pub async fn mark_email(tx: &mut Tx, id: &str, status: &str, error: Option<&str>, sent_at: Option<i64>) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query("UPDATE outbox SET status = $2, error = $3, sent_at = $4 WHERE id = $1")
+        .bind(id).bind(status).bind(error).bind(sent_at).execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
+}
+
+impl Db {
+    pub async fn outbox(&self, limit: i64) -> Result<Vec<EmailRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, EmailRow>(&format!(
+            "SELECT {EMAIL_COLUMNS} FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"))
+            .bind(limit).fetch_all(pool).await)?)
+    }
+
+    pub async fn email(&self, id: &str) -> Result<Option<EmailRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, EmailRow>(&format!("SELECT {EMAIL_COLUMNS} FROM outbox WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await)?,
+        )
+    }
+
+    pub async fn email_templates(&self) -> Result<Vec<EmailTemplateRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, EmailTemplateRow>(
+            "SELECT name, subject, text_body, html_body, builtin, updated_at FROM email_templates ORDER BY name")
+            .fetch_all(pool).await)?)
+    }
+
+    pub async fn email_template(&self, name: &str) -> Result<Option<EmailTemplateRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, EmailTemplateRow>(
+            "SELECT name, subject, text_body, html_body, builtin, updated_at FROM email_templates WHERE name = $1")
+            .bind(name).fetch_optional(pool).await)?)
+    }
+
+    /// Writes a template; `builtin` ones keep their flag (an admin may edit them, not delete them).
+    pub async fn put_email_template(&self, t: &EmailTemplateRow, keep_existing: bool) -> Result<()> {
+        let conflict = if keep_existing {
+            "DO NOTHING"
+        } else {
+            "DO UPDATE SET subject = excluded.subject, text_body = excluded.text_body, html_body = excluded.html_body, updated_at = excluded.updated_at"
+        };
+        with_pool!(self, pool => sqlx::query(&format!(
+            "INSERT INTO email_templates (name, subject, text_body, html_body, builtin, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (name) {conflict}"))
+            .bind(&t.name).bind(&t.subject).bind(&t.text_body).bind(&t.html_body).bind(t.builtin).bind(t.updated_at)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn delete_email_template(&self, name: &str) -> Result<bool> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM email_templates WHERE name = $1 AND NOT builtin")
+            .bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+}
