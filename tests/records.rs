@@ -439,11 +439,26 @@ async fn the_demo_fills_an_empty_database_and_refuses_a_full_one(db: TestDb) {
     let overdue_checks = count(&s, "SELECT COUNT(*) FROM due_work WHERE kind = 'invoice_overdue'").await;
     assert!(overdue_checks > 0, "sent, unpaid invoices wait for their overdue check");
     assert!(count(&s, "SELECT COUNT(*) FROM webhook_deliveries").await > 50, "the demo webhooks get the events");
+    assert_eq!(sum.workflows, 4);
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM workflow_executions WHERE workflow_name = 'Appointment reminder'").await,
+        40,
+        "each appointment's creation started its reminder"
+    );
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM due_work WHERE kind = 'workflow_schedule'").await,
+        1,
+        "the weekly schedule waits"
+    );
     match s.load_demo(&admin(), "http://127.0.0.1:3000", false).await {
         Err(Error::Conflict(m)) => assert!(m.contains("--force"), "{m}"),
         other => panic!("a full database must be refused, got {other:?}"),
     }
-    s.load_demo(&admin(), "http://127.0.0.1:3000", true).await.unwrap();
+    assert_eq!(
+        s.load_demo(&admin(), "http://127.0.0.1:3000", true).await.unwrap().workflows,
+        0,
+        "templates are not doubled"
+    );
     assert_eq!(s.db.record_counts().await.unwrap().into_iter().find(|(e, _)| e == "client").unwrap().1, 40);
 }
 

@@ -31,7 +31,7 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Loads the demo practice (records, webhooks to the built-in request inspector) into an empty database.
+    /// Loads the demo practice (records, webhooks to the built-in request inspector, workflow templates) into an empty database.
     Demo(DemoArgs),
 }
 
@@ -224,6 +224,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         loaded.clients, loaded.patients, loaded.appointments, loaded.invoices, loaded.lab_tests, loaded.prescriptions, loaded.medical_records
     );
     println!("and {} webhooks delivering to the request inspector at {base}/inspector", loaded.webhooks);
+    println!("and {} workflow templates (their executions run once `serve` starts)", loaded.workflows);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Kill the real server with SIGKILL while deliveries are in flight, start it
 //! again on the same database, and check that every event still reaches the
 //! receiver (at least once, same webhook-id on repeats) — on SQLite and PostgreSQL.
+//! And the same for a workflow waiting on its timer: it completes once.
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
@@ -39,8 +40,13 @@ async fn receiver() -> (String, Seen) {
 }
 
 fn spawn_server(db_url: &str, data: &TempDir, port: u16) -> Child {
+    spawn_server_with(db_url, data, port, &[])
+}
+
+fn spawn_server_with(db_url: &str, data: &TempDir, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(BIN)
         .arg("serve")
+        .envs(env.iter().copied())
         .env("DATABASE_URL", db_url)
         .env("PURPLE_CROSS_DATA_DIR", &data.0)
         .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
@@ -123,10 +129,181 @@ async fn sigkill_with_deliveries_in_flight_loses_nothing(db: TestDb) {
     let _ = server.wait();
 }
 
+/// A real SMTP conversation's far end: records each message's recipients and text.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let got: Arc<Mutex<Vec<(Vec<String>, String)>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sink = got.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let got = sink.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let (mut rcpt, mut data, mut in_data) = (Vec::new(), String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            got.lock().unwrap().push((std::mem::take(&mut rcpt), std::mem::take(&mut data)));
+                            in_data = false;
+                            w.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "RCPT" => {
+                            rcpt.push(line.trim_start_matches(|c| c != '<').trim_matches(['<', '>']).to_string());
+                            b"250 ok\r\n"
+                        }
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+async fn json_of(r: reqwest::Response) -> serde_json::Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The seed's usage example over REST, with its wait cut to 2 s: the server
+/// is SIGKILLed during the wait and started again; the email goes out once,
+/// through a real SMTP conversation, and is in the outbox once.
+async fn sigkill_during_a_wait_completes_once_after_restart(db: TestDb) {
+    let data = TempDir::new("kill-wait");
+    let out = Command::new(BIN)
+        .args(["keys", "create", "--name", "kill-wait", "--role", "admin"])
+        .env("DATABASE_URL", &db.url)
+        .env("PURPLE_CROSS_DATA_DIR", &data.0)
+        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (smtp_port, mail) = smtp_sink().await;
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let env = [("PURPLE_CROSS_SMTP_URL", smtp.as_str())];
+
+    let mut server = spawn_server_with(&db.url, &data, port, &env);
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}/api/v1{path}")).bearer_auth(&key).json(&body).send()
+    };
+    let owner = json_of(
+        post("/records/client", serde_json::json!({"firstName": "Ann", "lastName": "Roe", "email": "ann@example.com"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let patient = json_of(
+        post("/records/patient", serde_json::json!({"name": "Bella", "species": "dog", "ownerId": owner["id"]}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let appointment = json_of(
+        post(
+            "/records/appointment",
+            serde_json::json!({"patientId": patient["id"], "vetName": "Dr Vale",
+            "startsAt": "2030-01-01T10:00:00Z", "durationMinutes": 30, "reason": "Check-up"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let template = json_of(
+        post("/workflow-templates", serde_json::json!({
+            "name": "Patient Follow-up",
+            "description": "Send follow-up email after appointment",
+            "category": "patient_care",
+            "triggerType": "event",
+            "triggerConfig": { "event": "appointment.completed" },
+            "actions": [
+                { "id": "action-1", "type": "wait", "name": "Wait 2 seconds", "config": { "duration": 2000 } },
+                { "id": "action-2", "type": "send_email", "name": "Send follow-up email",
+                  "config": { "to": "{{patient.owner.email}}", "subject": "Follow-up on {{patient.name}}", "template": "patient_followup" } }
+            ],
+            "isPublic": false
+        }))
+        .await
+        .unwrap(),
+    )
+    .await;
+    let run = post(
+        &format!("/workflow-templates/{}/execute", template["id"].as_str().unwrap()),
+        serde_json::json!({"triggerData": {"patientId": patient["id"], "appointmentId": appointment["id"]}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.status(), 202);
+    let run = json_of(run).await;
+    let execution = format!("{base}/api/v1/workflow-executions/{}", run["executionId"].as_str().unwrap());
+    let status = || async {
+        json_of(http.get(&execution).bearer_auth(&key).send().await.unwrap()).await["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status().await != "waiting" {
+        assert!(Instant::now() < deadline, "{}: the execution never reached its wait", db.name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    unsafe_sigkill(&mut server);
+    // The wait ends while the server is down.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let mut server = spawn_server_with(&db.url, &data, port, &env);
+    wait_ready(&base).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status().await != "completed" || mail.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "{}: the execution did not complete after the restart", db.name);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = mail.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{}: the email was sent exactly once", db.name);
+    assert_eq!(sent[0].0, ["ann@example.com"], "to the owner of that patient");
+    assert!(sent[0].1.contains("Follow-up on Bella"), "{}", sent[0].1);
+    assert!(sent[0].1.contains("@purple-cross>"), "a Message-ID from the outbox id: {}", sent[0].1);
+    let outbox = json_of(http.get(format!("{base}/api/v1/outbox")).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!(outbox.as_array().unwrap().len(), 1);
+    assert_eq!(outbox[0]["status"], "sent");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 fn unsafe_sigkill(child: &mut Child) {
     // Child::kill sends SIGKILL on Unix: no graceful shutdown, no flushing.
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }
 
-domain::per_backend!(sigkill_with_deliveries_in_flight_loses_nothing);
+domain::per_backend!(
+    sigkill_with_deliveries_in_flight_loses_nothing,
+    sigkill_during_a_wait_completes_once_after_restart
+);

@@ -264,7 +264,10 @@ fn build_message(e: &EmailRow) -> std::result::Result<lettre::Message, String> {
     let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
     let mut b = lettre::Message::builder()
         .from("Purple Cross <noreply@purple-cross.local>".parse().map_err(|e| format!("{e}"))?)
-        .subject(&e.subject);
+        .subject(&e.subject)
+        // The outbox id: a resend after a crash between sending and recording carries the same
+        // Message-ID, so receivers can drop the duplicate.
+        .message_id(Some(format!("<{}@purple-cross>", e.id)));
     for to in list(&e.to_addrs) {
         b = b.to(to.parse().map_err(|err| format!("{to}: {err}"))?);
     }

@@ -202,6 +202,10 @@ impl Db {
     }
 
     /// Categories with how many templates each has.
+    pub async fn list_all_template_names(&self) -> Result<Vec<String>> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar("SELECT name FROM workflow_templates").fetch_all(pool).await)?)
+    }
+
     pub async fn template_categories(&self) -> Result<Vec<(String, i64)>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, i64)>(
             "SELECT category, COUNT(*) FROM workflow_templates GROUP BY category ORDER BY category")
