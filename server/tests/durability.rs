@@ -129,10 +129,13 @@ async fn sigkill_with_deliveries_in_flight_loses_nothing(db: TestDb) {
     let _ = server.wait();
 }
 
+/// Messages an SMTP sink received: recipients and text.
+type Mail = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
 /// A real SMTP conversation's far end: records each message's recipients and text.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+async fn smtp_sink() -> (u16, Mail) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let got: Arc<Mutex<Vec<(Vec<String>, String)>>> = Arc::default();
+    let got: Mail = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let sink = got.clone();
