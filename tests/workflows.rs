@@ -508,7 +508,152 @@ async fn editing_a_template_keeps_running_executions_on_their_version(db: TestDb
     h.shutdown().await;
 }
 
+async fn parallel_branches_join_and_sub_workflows_run(db: TestDb) {
+    let clock = ManualClock::new(T0);
+    let h = harness(&db, &clock).await;
+    let s = &h.services;
+    let actions = json!([
+        {"id": "fan", "type": "parallel", "name": "Both at once", "config": {"branches": [
+            [{"id": "slow", "type": "wait", "config": {"duration": 60_000}},
+             {"id": "a", "type": "send_notification", "config": {"title": "after the wait", "message": "m"}}],
+            [{"id": "b", "type": "send_email", "config": {"to": "ops@example.com", "subject": "at once", "body": "b"}}]
+        ]}},
+        {"id": "after", "type": "send_email", "config": {"to": "ops@example.com", "subject": "joined: {{ steps.b.status }}", "body": "b"}}
+    ]);
+    let input = CustomExecuteInput { name: Some("Fan out".into()), actions, trigger_data: json!({}) };
+    let id = s.execute_custom(&admin(), input).await.unwrap().execution_id;
+    assert!(
+        eventually(Duration::from_secs(10), || async { s.outbox(&admin(), 10).await.unwrap().len() == 1 }).await,
+        "the quick branch ran"
+    );
+    let parent = reaches(s, &id, "waiting").await;
+    assert_eq!(
+        parent.steps.iter().find(|st| st.action_id == "fan").unwrap().status,
+        "waiting",
+        "the parallel step waits for its branches"
+    );
+    assert_eq!(
+        s.outbox(&admin(), 10).await.unwrap()[0].subject,
+        "at once",
+        "{}: the second branch did not wait for the first",
+        db.name
+    );
+    clock.advance(60_000);
+    let done = reaches(s, &id, "completed").await;
+    assert_eq!(
+        done.steps.iter().find(|st| st.action_id == "fan").unwrap().output["branches"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        s.outbox(&admin(), 10).await.unwrap()[0].subject,
+        "joined: kept",
+        "a branch's outputs are the parent's steps"
+    );
+
+    // A sub-workflow, waited for; and a template that would run itself is refused.
+    let child = s
+        .create_template(&admin(), template(json!({"name": "Child", "triggerType": "manual",
+            "actions": [{"id": "c", "type": "send_email", "config": {"to": "{{ who }}", "subject": "from the child", "body": "b"}}]})))
+        .await
+        .unwrap();
+    let parent_t = s
+        .create_template(&admin(), template(json!({"name": "Parent", "triggerType": "manual", "actions": [
+            {"id": "sub", "type": "run_workflow", "config": {"templateId": child.id, "triggerData": {"who": "{{ email }}"}, "wait": true}},
+            {"id": "n", "type": "send_notification", "config": {"title": "child said {{ steps.sub.status }}", "message": "m"}}]})))
+        .await
+        .unwrap();
+    let run = s
+        .execute_template(&staff(), &parent_t.id, ExecuteInput { trigger_data: json!({"email": "kid@example.com"}) })
+        .await
+        .unwrap();
+    let done = reaches(s, &run.execution_id, "completed").await;
+    assert_eq!(done.steps.iter().find(|st| st.action_id == "sub").unwrap().output["status"], "completed");
+    assert!(s.outbox(&admin(), 10).await.unwrap().iter().any(|m| m.to == ["kid@example.com"]));
+    let looping =
+        template(json!({"actions": [{"id": "back", "type": "run_workflow", "config": {"templateId": parent_t.id}}]}));
+    let errs = field_errors(s.update_template(&admin(), &child.id, looping).await);
+    assert_eq!(errs, ["actions[0].config.templateId"], "{}: Child → Parent → Child is refused", db.name);
+
+    // Cancelling a parent stops its branches.
+    let input = CustomExecuteInput {
+        name: None,
+        actions: json!([{"id": "p", "type": "parallel", "config": {"branches": [
+        [{"id": "w1", "type": "wait", "config": {"duration": DAY}}], [{"id": "w2", "type": "wait", "config": {"duration": DAY}}]]}}]),
+        trigger_data: json!({}),
+    };
+    let id = s.execute_custom(&admin(), input).await.unwrap().execution_id;
+    reaches(s, &id, "waiting").await;
+    assert!(eventually(Duration::from_secs(10), || async {
+        count(s, &format!("SELECT COUNT(*) FROM workflow_executions WHERE parent_execution_id = '{id}' AND status = 'waiting'")).await == 2
+    })
+    .await);
+    s.cancel_execution(&admin(), &id).await.unwrap();
+    assert_eq!(
+        count(
+            s,
+            &format!(
+                "SELECT COUNT(*) FROM workflow_executions WHERE parent_execution_id = '{id}' AND status = 'cancelled'"
+            )
+        )
+        .await,
+        2
+    );
+    h.shutdown().await;
+}
+
+async fn a_failed_execution_is_retried_from_its_failed_step(db: TestDb) {
+    let clock = ManualClock::new(T0);
+    let h = harness(&db, &clock).await;
+    let s = &h.services;
+    let input = CustomExecuteInput {
+        name: None,
+        actions: json!([
+            {"id": "first", "type": "send_email", "config": {"to": "ops@example.com", "subject": "once", "body": "b"}},
+            {"id": "second", "type": "update_record", "config": {"entity": "patient", "id": "{{ patientId }}", "changes": {"weightKg": 9}}}
+        ]),
+        trigger_data: json!({"patientId": "pat_missing"}),
+    };
+    let id = s.execute_custom(&admin(), input).await.unwrap().execution_id;
+    let failed = reaches(s, &id, "failed").await;
+    assert_eq!(failed.steps.iter().find(|st| st.action_id == "second").unwrap().status, "failed");
+    assert!(matches!(s.retry_execution(&staff(), &id).await, Err(Error::Forbidden(_))));
+    s.retry_execution(&admin(), &id).await.unwrap();
+    let again = reaches(s, &id, "failed").await;
+    assert_eq!(again.steps.len(), 2);
+    assert_eq!(
+        count(s, "SELECT COUNT(*) FROM outbox").await,
+        1,
+        "{}: the step before the failed one did not run again",
+        db.name
+    );
+    assert!(s.retry_execution(&admin(), &id).await.is_ok(), "a failed execution may be retried again");
+    reaches(s, &id, "failed").await;
+
+    // Retention removes ended executions with their steps, and keeps waiting ones.
+    let waiting = s
+        .execute_custom(
+            &admin(),
+            CustomExecuteInput {
+                name: None,
+                actions: json!([{"id": "w", "type": "wait", "config": {"duration": 400 * DAY / 2}}]),
+                trigger_data: json!({}),
+            },
+        )
+        .await
+        .unwrap()
+        .execution_id;
+    reaches(s, &waiting, "waiting").await;
+    clock.advance(100 * DAY);
+    s.run_retention().await.unwrap();
+    assert_eq!(count(s, &format!("SELECT COUNT(*) FROM workflow_executions WHERE id = '{id}'")).await, 0);
+    assert_eq!(count(s, &format!("SELECT COUNT(*) FROM workflow_steps WHERE execution_id = '{id}'")).await, 0);
+    assert_eq!(execution(s, &waiting).await.status, "waiting");
+    h.shutdown().await;
+}
+
 domain::per_backend!(
+    parallel_branches_join_and_sub_workflows_run,
+    a_failed_execution_is_retried_from_its_failed_step,
     the_seed_example_works_as_written,
     every_action_runs_and_a_condition_takes_each_branch,
     a_wait_survives_a_restart_and_completes_once,

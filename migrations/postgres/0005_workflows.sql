@@ -49,6 +49,9 @@ CREATE TABLE workflow_executions (
     wait_field       TEXT,
     wait_offset_ms   BIGINT,
     cause            TEXT,
+    -- A branch of a parallel action or a sub-workflow: the execution that waits for it, and its step.
+    parent_execution_id TEXT,
+    parent_action_id TEXT,
     error            TEXT,
     started_at       BIGINT NOT NULL,
     completed_at     BIGINT,
@@ -58,6 +61,7 @@ CREATE TABLE workflow_executions (
 CREATE INDEX workflow_executions_created ON workflow_executions (created_at, id);
 CREATE INDEX workflow_executions_template ON workflow_executions (template_id, created_at);
 CREATE INDEX workflow_executions_status ON workflow_executions (status, created_at);
+CREATE INDEX workflow_executions_parent ON workflow_executions (parent_execution_id) WHERE parent_execution_id IS NOT NULL;
 CREATE INDEX workflow_executions_wait_record ON workflow_executions (wait_record_id) WHERE wait_record_id IS NOT NULL;
 
 CREATE TABLE workflow_steps (
@@ -72,9 +76,11 @@ CREATE TABLE workflow_steps (
     error         TEXT,
     branch        TEXT,
     started_at    BIGINT NOT NULL,
-    completed_at  BIGINT
+    completed_at  BIGINT,
+    -- The order the steps ran in (1, 2, …), whatever their times.
+    seq           BIGINT NOT NULL
 );
-CREATE INDEX workflow_steps_execution ON workflow_steps (execution_id, started_at);
+CREATE INDEX workflow_steps_execution ON workflow_steps (execution_id, seq);
 
 CREATE TABLE email_templates (
     name       TEXT PRIMARY KEY,

@@ -148,6 +148,7 @@ fn rest_table() -> Vec<Route> {
             Some(json!({"actions": [{"id": "w", "type": "wait", "config": {"duration": 1000}}]})),
         ),
         Route("GET", "/workflow-executions/{id}", true, None),
+        Route("POST", "/workflow-executions/{id}/retry", false, None),
         Route("POST", "/workflow-executions/{id}/cancel", false, None),
         Route("GET", "/email-templates", true, None),
         Route("PUT", "/email-templates/{name}", false, Some(json!({"subject": "Hi", "text": "Hello"}))),

@@ -1,4 +1,5 @@
-//! Retention: old finished deliveries (with their attempts) and old events are
+//! Retention: old finished deliveries (with their attempts), old events and
+//! ended workflow executions (with their steps) are
 //! deleted in small batches, so the job never holds the database for long.
 
 use crate::{Result, Services};
@@ -23,6 +24,10 @@ impl Services {
         // Events that deliveries still wait on are kept.
         self.db.delete_old_events(cutoff).await?;
         self.db.delete_expired_sessions(now).await?;
+        // Workflow executions that ended, with their steps (waiting ones are kept however old).
+        while self.db.delete_old_executions(cutoff, BATCH).await? == BATCH as u64 {
+            tokio::task::yield_now().await;
+        }
         if deleted > 0 {
             tracing::info!(deleted, retention_days = self.settings.retention_days, "retention removed old deliveries");
         }

@@ -26,6 +26,8 @@ pub enum Outcome {
     Retry { at: i64, error: String, output: Value },
     /// The step failed, and with it the execution.
     Failed { error: String },
+    /// Waiting for executions it started (branches, a sub-workflow); they wake it when they end.
+    Join { output: Value },
 }
 
 /// A wait that follows a record's time: `until` is `record.field` + `offset_ms`.

@@ -150,6 +150,7 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 None => actions::wait_until(&cx, &action),
             },
             ("condition", _) => actions::condition(&cx, &action),
+            ("parallel" | "run_workflow", _) => super::children::step(&cx, &mut tx, &action, existing.as_ref()).await?,
             ("send_email", _) => actions::send_email(&cx, &mut tx, &action).await?,
             ("send_notification", _) => actions::send_notification(&cx, &mut tx, &action).await?,
             ("create_record" | "update_record", _) => {
@@ -201,6 +202,17 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 );
             }
             Outcome::Done { output, branch } => advance(&mut exec, &mut step, &actions, &path, output, branch, now),
+            Outcome::Join { output } => {
+                step.status = "waiting".into();
+                step.output = output.to_string();
+                exec.status = "waiting".into();
+                exec.waiting_until = None;
+                // No due row while it waits: each child schedules it when it ends.
+                if due::store::finish(&mut tx, &owner, &[&lease]).await?.is_empty() {
+                    return Ok(()); // A child ended meanwhile and took the row: look again then.
+                }
+                stop = true;
+            }
             Outcome::Retry { at, error, output } => {
                 let mut o = output;
                 o["attempts"] = json!(attempts + 1);
@@ -221,6 +233,8 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 exec.completed_at = Some(now);
                 exec.cursor = Some(serde_json::to_string(&path).expect("paths serialise"));
                 due::store::finish(&mut tx, &owner, &[&lease]).await?;
+                super::children::ended_in(&mut tx, &exec, now).await?;
+                s.metrics.workflow_executions.get_or_create(&crate::metrics::OutcomeLabels { outcome: "failed" }).inc();
                 stop = true;
             }
         }
@@ -283,6 +297,10 @@ fn advance(
     step.completed_at = Some(now);
     step.branch = branch.map(|b| if b == 0 { "then".into() } else { "else".into() });
     let mut vars: Map<String, Value> = serde_json::from_str(&exec.variables).unwrap_or_default();
+    if step.action_type == "parallel" {
+        // The branches' steps are reachable as the parent's: `steps['in-a-branch']`.
+        vars.extend(super::children::branch_steps(&output));
+    }
     vars.insert(step.action_id.clone(), output);
     exec.variables = Value::Object(vars).to_string();
     let next = match branch {
@@ -316,6 +334,7 @@ async fn complete(s: &Services, owner: &str, lease: &Lease, exec: &ExecutionRow)
         e.updated_at = now;
         e.cursor = None;
         store::save_execution(&mut tx, &e).await?;
+        super::children::ended_in(&mut tx, &e, now).await?;
     }
     tx.commit().await?;
     s.metrics.workflow_executions.get_or_create(&crate::metrics::OutcomeLabels { outcome: "completed" }).inc();

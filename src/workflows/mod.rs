@@ -22,6 +22,7 @@
 //!   template never breaks a run that waits.
 
 pub mod actions;
+pub mod children;
 pub mod email;
 pub mod engine;
 pub mod render;

@@ -94,6 +94,7 @@ fn execution_to_wire(e: ExecutionRow, steps: Vec<StepRow>) -> WorkflowExecution 
         started_at: rfc3339(e.started_at),
         completed_at: e.completed_at.map(rfc3339),
         cause: e.cause.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default(),
+        parent_execution_id: e.parent_execution_id,
         created_at: rfc3339(e.created_at),
         updated_at: rfc3339(e.updated_at),
         id: e.id,
@@ -122,6 +123,20 @@ impl Services {
             .expect("template cache")
             .insert(event_type.to_string(), (Instant::now(), list.clone()));
         Ok(list)
+    }
+
+    /// Every template with the templates its `run_workflow` actions run (for cycle checks).
+    async fn template_graph(&self) -> Result<Vec<template::TemplateRefs>> {
+        Ok(self
+            .db
+            .template_actions()
+            .await?
+            .into_iter()
+            .map(|(id, name, actions)| {
+                let actions: Vec<Action> = serde_json::from_str(&actions).unwrap_or_default();
+                template::TemplateRefs { id, name, runs: template::run_workflow_refs(&actions) }
+            })
+            .collect())
     }
 
     fn templates_changed(&self) {
@@ -193,7 +208,9 @@ impl Services {
             }
         }
         let email_templates: Vec<String> = self.db.email_templates().await?.into_iter().map(|t| t.name).collect();
-        let known = template::Known { email_templates: &email_templates };
+        let templates = self.template_graph().await?;
+        let this = current.map(|c| c.id.as_str());
+        let known = template::Known { email_templates: &email_templates, templates: &templates, this };
         let actions: Vec<Action> = match input.actions {
             Some(raw) => template::parse_actions(&raw, &known, &env, &mut v),
             None => match current {
@@ -373,7 +390,11 @@ impl Services {
         let mut v = Validator::new();
         let actions = template::parse_actions(
             &input.actions,
-            &template::Known { email_templates: &email_templates },
+            &template::Known {
+                email_templates: &email_templates,
+                templates: &self.template_graph().await?,
+                this: None,
+            },
             &env,
             &mut v,
         );
@@ -452,20 +473,37 @@ impl Services {
         caller.require(Can::ManageWorkflows)?;
         let now = self.now_ms();
         let mut tx = self.db.begin().await?;
-        let mut e = store::lock_execution(&mut tx, id).await?.ok_or(Error::NotFound("workflow execution"))?;
+        let e = store::lock_execution(&mut tx, id).await?.ok_or(Error::NotFound("workflow execution"))?;
         if matches!(e.status.as_str(), "completed" | "failed" | "cancelled") {
             return Err(Error::Conflict(format!("this execution is already {}", e.status)));
         }
-        e.status = "cancelled".into();
-        e.error = Some(format!("cancelled by {}", caller.name));
-        e.completed_at = Some(now);
-        e.updated_at = now;
-        e.waiting_until = None;
-        store::cancel_steps(&mut tx, id, now).await?;
         // Whoever holds its due row now finds it gone: their fenced step writes nothing.
-        due::store::cancel(&mut tx, kinds::WORKFLOW, id).await?;
-        store::save_execution(&mut tx, &e).await?;
+        // Its branches and sub-workflows stop with it; a parent waiting on it looks again.
+        super::children::cancel(&mut tx, &e, &format!("cancelled by {}", caller.name), now).await?;
+        super::children::ended_in(&mut tx, &e, now).await?;
         tx.commit().await?;
+        self.events_changed();
+        self.get_execution(caller, id).await
+    }
+
+    /// Runs a failed execution again from the step that failed; the steps before it keep their outputs.
+    pub async fn retry_execution(&self, caller: &Principal, id: &str) -> Result<WorkflowExecution> {
+        caller.require(Can::ManageWorkflows)?;
+        let now = self.now_ms();
+        let mut tx = self.db.begin().await?;
+        let mut e = store::lock_execution(&mut tx, id).await?.ok_or(Error::NotFound("workflow execution"))?;
+        if e.status != "failed" {
+            return Err(Error::Conflict(format!("only a failed execution can be retried; this one is {}", e.status)));
+        }
+        e.status = "running".into();
+        e.error = None;
+        e.completed_at = None;
+        e.updated_at = now;
+        store::reopen_failed_steps(&mut tx, id).await?;
+        store::save_execution(&mut tx, &e).await?;
+        due::store::schedule(&mut tx, &new_id("due"), kinds::WORKFLOW, id, "workflows", now, now).await?;
+        tx.commit().await?;
+        self.due_work_added();
         self.events_changed();
         self.get_execution(caller, id).await
     }

@@ -46,6 +46,8 @@ pub struct ExecutionRow {
     pub wait_field: Option<String>,
     pub wait_offset_ms: Option<i64>,
     pub cause: Option<String>,
+    pub parent_execution_id: Option<String>,
+    pub parent_action_id: Option<String>,
     pub error: Option<String>,
     pub started_at: i64,
     pub completed_at: Option<i64>,
@@ -56,7 +58,7 @@ pub struct ExecutionRow {
 const EXECUTION_COLUMNS: &str =
     "id, template_id, template_version, workflow_name, trigger_type, trigger_data, actions, \
     status, cursor, current_action_id, variables, waiting_until, wait_record_id, wait_field, wait_offset_ms, cause, \
-    error, started_at, completed_at, created_at, updated_at";
+    parent_execution_id, parent_action_id, error, started_at, completed_at, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct StepRow {
@@ -202,6 +204,13 @@ impl Db {
     }
 
     /// Categories with how many templates each has.
+    /// Every template's id, name and actions.
+    pub async fn template_actions(&self) -> Result<Vec<(String, String, String)>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as("SELECT id, name, actions FROM workflow_templates").fetch_all(pool).await)?,
+        )
+    }
+
     pub async fn list_all_template_names(&self) -> Result<Vec<String>> {
         Ok(with_pool!(self, pool => sqlx::query_scalar("SELECT name FROM workflow_templates").fetch_all(pool).await)?)
     }
@@ -231,11 +240,11 @@ impl Db {
 pub async fn insert_execution(tx: &mut Tx, e: &ExecutionRow) -> Result<()> {
     with_tx!(tx, conn => sqlx::query(&format!(
         "INSERT INTO workflow_executions ({EXECUTION_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"))
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"))
         .bind(&e.id).bind(&e.template_id).bind(e.template_version).bind(&e.workflow_name).bind(&e.trigger_type)
         .bind(&e.trigger_data).bind(&e.actions).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id)
         .bind(&e.variables).bind(e.waiting_until).bind(&e.wait_record_id).bind(&e.wait_field).bind(e.wait_offset_ms)
-        .bind(&e.cause).bind(&e.error).bind(e.started_at).bind(e.completed_at).bind(e.created_at).bind(e.updated_at)
+        .bind(&e.cause).bind(&e.parent_execution_id).bind(&e.parent_action_id).bind(&e.error).bind(e.started_at).bind(e.completed_at).bind(e.created_at).bind(e.updated_at)
         .execute(&mut **conn).await.map(|_| ()))?;
     Ok(())
 }
@@ -259,6 +268,24 @@ pub async fn lock_execution(tx: &mut Tx, id: &str) -> Result<Option<ExecutionRow
     Ok(with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(id).fetch_optional(&mut **conn).await)?)
 }
 
+/// The executions `parent` started for its action `action_id` (branches, a sub-workflow), oldest first.
+pub async fn children(tx: &mut Tx, parent: &str, action_id: &str) -> Result<Vec<ExecutionRow>> {
+    let sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE parent_execution_id = $1 AND parent_action_id = $2
+         ORDER BY created_at, id"
+    );
+    Ok(
+        with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(parent).bind(action_id).fetch_all(&mut **conn).await)?,
+    )
+}
+
+/// Unfinished executions started by `parent` (to cancel with it).
+pub async fn running_children(tx: &mut Tx, parent: &str) -> Result<Vec<String>> {
+    Ok(with_tx!(tx, conn => sqlx::query_scalar::<_, String>(
+        "SELECT id FROM workflow_executions WHERE parent_execution_id = $1 AND status IN ('pending', 'running', 'waiting')")
+        .bind(parent).fetch_all(&mut **conn).await)?)
+}
+
 /// Executions waiting on a time taken from `record_id` (a reminder before an appointment).
 pub async fn waiting_on_record(tx: &mut Tx, record_id: &str) -> Result<Vec<ExecutionRow>> {
     let sql = format!(
@@ -271,8 +298,9 @@ pub async fn waiting_on_record(tx: &mut Tx, record_id: &str) -> Result<Vec<Execu
 pub async fn upsert_step(tx: &mut Tx, s: &StepRow) -> Result<()> {
     with_tx!(tx, conn => sqlx::query(
         "INSERT INTO workflow_steps (id, execution_id, action_id, action_type, action_name, action_config, status, output,
-            error, branch, started_at, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            error, branch, started_at, completed_at, seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+            (SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_steps WHERE execution_id = $2))
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error,
             branch = excluded.branch, action_config = excluded.action_config, completed_at = excluded.completed_at")
         .bind(&s.id).bind(&s.execution_id).bind(&s.action_id).bind(&s.action_type).bind(&s.action_name)
@@ -313,7 +341,7 @@ impl Db {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, StepRow>(
             "SELECT id, execution_id, action_id, action_type, action_name, action_config, status, output, error, branch,
                     started_at, completed_at
-             FROM workflow_steps WHERE execution_id = $1 ORDER BY started_at, id")
+             FROM workflow_steps WHERE execution_id = $1 ORDER BY seq")
             .bind(execution_id).fetch_all(pool).await)?)
     }
 
@@ -348,12 +376,31 @@ impl Db {
     }
 
     /// Deletes up to `limit` finished executions (their steps go with them) created before `before`.
+    /// Deletes up to `limit` executions that ended before `before`, with their steps; returns how many.
     pub async fn delete_old_executions(&self, before: i64, limit: i64) -> Result<u64> {
-        Ok(with_pool!(self, pool => sqlx::query(
-            "DELETE FROM workflow_executions WHERE id IN (
-                SELECT id FROM workflow_executions WHERE created_at < $1 AND status IN ('completed', 'failed', 'cancelled') LIMIT $2)")
-            .bind(before).bind(limit).execute(pool).await.map(|r| r.rows_affected()))?)
+        let mut tx = self.begin().await?;
+        let ids: Vec<String> = with_tx!(&mut tx, conn => sqlx::query_scalar(
+            "SELECT id FROM workflow_executions WHERE created_at < $1 AND status IN ('completed', 'failed', 'cancelled')
+             ORDER BY created_at LIMIT $2")
+            .bind(before).bind(limit).fetch_all(&mut **conn).await)?;
+        for id in &ids {
+            with_tx!(&mut tx, conn => sqlx::query("DELETE FROM workflow_steps WHERE execution_id = $1")
+                .bind(id).execute(&mut **conn).await.map(|_| ()))?;
+            with_tx!(&mut tx, conn => sqlx::query("DELETE FROM workflow_executions WHERE id = $1")
+                .bind(id).execute(&mut **conn).await.map(|_| ()))?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
     }
+}
+
+/// Reopens a failed execution's failed step (for a retry from there).
+pub async fn reopen_failed_steps(tx: &mut Tx, execution_id: &str) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query(
+        "UPDATE workflow_steps SET status = 'pending', error = NULL, output = '{}', completed_at = NULL
+         WHERE execution_id = $1 AND status = 'failed'")
+        .bind(execution_id).execute(&mut **conn).await.map(|_| ()))?;
+    Ok(())
 }
 
 // ---- email ----

@@ -18,9 +18,59 @@ pub const MAX_ACTIONS: usize = 200;
 /// The longest a `wait` may last: a year.
 pub const MAX_WAIT_MS: i64 = 366 * 24 * 60 * 60 * 1000;
 
-/// What validation needs from outside: the email templates that exist.
+/// What validation needs from outside: the email templates and workflow
+/// templates that exist, and the template being saved (for cycles).
 pub struct Known<'a> {
     pub email_templates: &'a [String],
+    pub templates: &'a [TemplateRefs],
+    pub this: Option<&'a str>,
+}
+
+/// A saved template and the templates its `run_workflow` actions run.
+#[derive(Debug, Clone)]
+pub struct TemplateRefs {
+    pub id: String,
+    pub name: String,
+    pub runs: Vec<String>,
+}
+
+/// The templates `actions` run as sub-workflows.
+pub fn run_workflow_refs(actions: &[Action]) -> Vec<String> {
+    all_actions(actions)
+        .into_iter()
+        .filter(|a| a.action_type == "run_workflow")
+        .filter_map(|a| a.config.get("templateId").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// The chain of names by which running `target` would run `this` again, if it would.
+fn cycle(templates: &[TemplateRefs], target: &str, this: &str) -> Option<Vec<String>> {
+    fn walk(
+        templates: &[TemplateRefs],
+        at: &str,
+        this: &str,
+        path: &mut Vec<String>,
+        seen: &mut HashSet<String>,
+    ) -> bool {
+        let name = templates.iter().find(|t| t.id == at).map(|t| t.name.clone()).unwrap_or_else(|| at.to_string());
+        path.push(name);
+        if at == this {
+            return true;
+        }
+        if seen.insert(at.to_string()) {
+            let runs = templates.iter().find(|t| t.id == at).map(|t| t.runs.clone()).unwrap_or_default();
+            for next in runs {
+                if walk(templates, &next, this, path, seen) {
+                    return true;
+                }
+            }
+        }
+        path.pop();
+        false
+    }
+    let mut path =
+        vec![templates.iter().find(|t| t.id == this).map(|t| t.name.clone()).unwrap_or_else(|| "this template".into())];
+    walk(templates, target, this, &mut path, &mut HashSet::new()).then_some(path)
 }
 
 /// Parses and checks a template's actions; every problem is pushed to `v`
@@ -111,6 +161,8 @@ fn check_config(
         "update_record" => &["entity", "id", "changes"],
         "webhook" => &["method", "url", "headers", "body"],
         "condition" => &["logic", "conditions", "then", "else"],
+        "parallel" => &["branches"],
+        "run_workflow" => &["templateId", "triggerData", "wait"],
         _ => &[],
     };
     for k in c.as_object().into_iter().flat_map(|m| m.keys()) {
@@ -217,10 +269,42 @@ fn check_config(
                 }
             }
         }
+        "parallel" => match c.get("branches").and_then(Value::as_array) {
+            Some(branches) if (2..=10).contains(&branches.len()) => {
+                for (i, b) in branches.iter().enumerate() {
+                    match b.as_array() {
+                        Some(list) if !list.is_empty() => {
+                            parse_list(list, &format!("{at}.branches[{i}]"), known, env, v, ids, count);
+                        }
+                        _ => v.push(format!("{at}.branches[{i}]"), "must be a list of at least one action"),
+                    }
+                }
+            }
+            _ => v.push(field("branches"), "must be 2 to 10 lists of actions, which run at the same time"),
+        },
+        "run_workflow" => {
+            match text("templateId") {
+                None => v.push(field("templateId"), "is required: the template to run"),
+                Some(t) if !known.templates.iter().any(|k| k.id == t) => {
+                    v.push(field("templateId"), format!("there is no workflow template {t:?}"))
+                }
+                Some(t) => {
+                    if let Some(path) = known.this.and_then(|me| cycle(known.templates, t, me)) {
+                        v.push(field("templateId"), format!("would run itself again: {}", path.join(" → ")));
+                    }
+                }
+            }
+            if c.get("triggerData").is_some_and(|d| !d.is_object()) {
+                v.push(field("triggerData"), "must be an object (its strings are templates)");
+            }
+            if c.get("wait").is_some_and(|w| !w.is_boolean()) {
+                v.push(field("wait"), "must be true (wait for it to finish) or false");
+            }
+        }
         _ => {}
     }
     // Every string in the config is a template: it must parse now, not 24 hours from now.
-    if a.action_type != "condition" {
+    if !matches!(a.action_type.as_str(), "condition" | "parallel") {
         check_strings(c, at, env, v);
     }
 }
@@ -304,12 +388,20 @@ pub fn into_branch(actions: &[Action], path: &[usize], list: usize) -> Option<Pa
     }
 }
 
-/// Every action id in the tree, with its type.
+/// The branches of a parallel action.
+pub fn branches(a: &Action) -> Vec<Vec<Action>> {
+    if a.action_type != "parallel" {
+        return Vec::new();
+    }
+    a.config.get("branches").and_then(|b| serde_json::from_value(b.clone()).ok()).unwrap_or_default()
+}
+
+/// Every action in the tree, nested ones (branches, parallel branches) included.
 pub fn all_actions(actions: &[Action]) -> Vec<Action> {
     let mut out = Vec::new();
     for a in actions {
         out.push(a.clone());
-        for l in lists(a) {
+        for l in lists(a).into_iter().chain(branches(a)) {
             out.extend(all_actions(&l));
         }
     }
@@ -327,7 +419,7 @@ mod tests {
 
     fn check(actions: Value) -> Vec<String> {
         let mut v = Validator::new();
-        let known = Known { email_templates: &["patient_followup".to_string()] };
+        let known = Known { email_templates: &["patient_followup".to_string()], templates: &[], this: None };
         parse_actions(&actions, &known, &env(), &mut v);
         v.finish().err().map(|e| e.0.into_iter().map(|f| f.field).collect()).unwrap_or_default()
     }

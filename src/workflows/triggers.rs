@@ -45,6 +45,8 @@ pub fn new_execution(
         wait_field: None,
         wait_offset_ms: None,
         cause: (!cause.is_empty()).then(|| serde_json::to_string(cause).expect("strings serialise")),
+        parent_execution_id: None,
+        parent_action_id: None,
         error: None,
         started_at: now,
         completed_at: None,

@@ -43,8 +43,17 @@ pub struct Action {
 }
 
 /// The action types the engine runs.
-pub const ACTION_TYPES: &[&str] =
-    &["send_email", "send_notification", "update_record", "create_record", "webhook", "wait", "condition"];
+pub const ACTION_TYPES: &[&str] = &[
+    "send_email",
+    "send_notification",
+    "update_record",
+    "create_record",
+    "webhook",
+    "wait",
+    "condition",
+    "parallel",
+    "run_workflow",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -152,6 +161,9 @@ pub struct WorkflowExecution {
     pub error: Option<String>,
     /// The workflow runs whose actions caused this one, oldest first.
     pub cause: Vec<String>,
+    /// The execution this one is a branch or sub-workflow of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_execution_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

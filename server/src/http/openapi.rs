@@ -32,7 +32,7 @@ use super::{api, inspector, records, workflows};
         workflows::templates_in_category, workflows::get_template, workflows::update_template,
         workflows::delete_template, workflows::template_versions, workflows::execute_template,
         workflows::list_executions, workflows::execution_stats, workflows::recent_executions,
-        workflows::execute_custom, workflows::get_execution, workflows::cancel_execution,
+        workflows::execute_custom, workflows::get_execution, workflows::cancel_execution, workflows::retry_execution,
         workflows::email_templates, workflows::put_email_template, workflows::delete_email_template,
         workflows::outbox,
     ),

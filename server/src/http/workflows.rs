@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/workflow-executions/execute", post(execute_custom))
         .route("/workflow-executions/{id}", get(get_execution))
         .route("/workflow-executions/{id}/cancel", post(cancel_execution))
+        .route("/workflow-executions/{id}/retry", post(retry_execution))
         .route("/email-templates", get(email_templates))
         .route("/email-templates/{name}", put(put_email_template).delete(delete_email_template))
         .route("/outbox", get(outbox))
@@ -213,6 +214,17 @@ pub async fn cancel_execution(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkflowExecution>> {
     Ok(Json(s.services.cancel_execution(&p, &id).await?))
+}
+
+#[utoipa::path(post, path = "/workflow-executions/{id}/retry", tag = "workflows",
+    summary = "Run a failed execution again from the step that failed (409 unless it failed)",
+    params(("id" = String, Path)), responses((status = 200, body = WorkflowExecution)))]
+pub async fn retry_execution(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WorkflowExecution>> {
+    Ok(Json(s.services.retry_execution(&p, &id).await?))
 }
 
 #[utoipa::path(get, path = "/email-templates", tag = "workflows", summary = "Email templates that `send_email` names",
