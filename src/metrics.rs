@@ -47,6 +47,12 @@ pub struct Metrics {
     pub workflow_steps: Family<OutcomeLabels, Counter>,
     /// Workflow executions that ended, by how.
     pub workflow_executions: Family<OutcomeLabels, Counter>,
+    /// How long a workflow step took, from claim to commit.
+    pub workflow_step_seconds: Histogram,
+    /// How late a workflow wait ended, after the time it waited for.
+    pub workflow_timer_lateness_seconds: Histogram,
+    /// Executions waiting (on a timer or for their branches), as of the last scrape.
+    pub workflow_waiting: Gauge,
 }
 
 impl Default for Metrics {
@@ -106,10 +112,28 @@ impl Metrics {
         );
         let workflow_executions = Family::<OutcomeLabels, Counter>::default();
         r.register("workflow_executions", "Workflow executions that ended, by how", workflow_executions.clone());
+        let workflow_step_seconds =
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 15.0]);
+        r.register(
+            "workflow_step_seconds",
+            "How long a workflow step took, from claim to commit",
+            workflow_step_seconds.clone(),
+        );
+        let workflow_timer_lateness_seconds = Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 60.0]);
+        r.register(
+            "workflow_timer_lateness_seconds",
+            "How late a workflow wait ended, after the time it waited for",
+            workflow_timer_lateness_seconds.clone(),
+        );
+        let workflow_waiting = Gauge::default();
+        r.register("workflow_waiting", "Workflow executions waiting, as of the last scrape", workflow_waiting.clone());
         Self {
             registry: r,
             workflow_steps,
             workflow_executions,
+            workflow_step_seconds,
+            workflow_timer_lateness_seconds,
+            workflow_waiting,
             due_runner_queries,
             due_dead,
             due_dead_rows,

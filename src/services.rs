@@ -44,6 +44,8 @@ pub struct Services {
     pub webhook_cache: Arc<crate::webhooks::cache::WebhookCache>,
     /// Event-triggered workflow templates as ingest reads them.
     pub(crate) template_cache: Arc<crate::workflows::service::TemplateCache>,
+    /// Group commit for manual workflow starts, started on first use.
+    pub(crate) starter: Arc<std::sync::OnceLock<crate::workflows::starter::Starter>>,
     /// The delivery worker running in this process, if any (the hot path hands it work).
     pub dispatcher: crate::delivery::dispatch::DispatcherSlot,
     /// Per-webhook rate limits (shared between instances once Redis is connected).
@@ -96,6 +98,7 @@ impl Services {
             ingest: Arc::default(),
             webhook_cache: Arc::default(),
             template_cache: Arc::default(),
+            starter: Arc::default(),
             dispatcher: Arc::default(),
             signals: Arc::default(),
             rate_limits: Arc::default(),

@@ -1,20 +1,28 @@
 //! The engine: the due-work handler of `kinds::WORKFLOW`. A claim runs an
-//! execution's steps until it waits, ends, fails, or has run a batch of
-//! steps; each step commits on its own, fenced by the execution's lease.
+//! execution's steps, in one transaction fenced by the execution's lease,
+//! until one waits, ends, fails, or a batch is done. Steps that stay inside
+//! the database (conditions, emails to the outbox, notifications, record
+//! changes, starting branches) commit together: a crash redoes them all or
+//! none. A step that calls out (a webhook) commits what came before it first,
+//! makes its call outside any transaction, and records the answer in a new
+//! one; so no transaction is ever held across a call.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use wire::workflows::Action;
 
 use super::actions::{self, Outcome, StepContext};
+use super::step::{advance, status_label, variables, IfEmpty};
 use super::store::{self, ExecutionRow, StepRow};
 use super::template::{self, Path};
 use crate::auth::{Principal, PrincipalKind, Role};
-use crate::due::{self, kinds, Claimed, Handler, Lease, Room, Runner};
-use crate::records::{Cause, Entity};
+use crate::due::{self, kinds, Claimed, Handler, Room, Runner};
+use crate::records::Cause;
+use crate::store::Tx;
+use crate::webhooks::Accepted;
 use crate::{Error, Result, Services};
 
 /// Steps one claim runs before giving others a turn.
@@ -93,28 +101,80 @@ fn step_id(execution_id: &str, action_id: &str) -> String {
     format!("stp_{}_{action_id}", execution_id.trim_start_matches("exe_"))
 }
 
+fn ended(status: &str) -> bool {
+    matches!(status, "completed" | "failed" | "cancelled")
+}
+
+/// What a batch did, told after its commit.
+#[derive(Default)]
+struct Told {
+    emitted: Vec<Accepted>,
+    steps: Vec<(&'static str, f64)>,
+    ended: Option<&'static str>,
+    more: bool,
+}
+
+impl Told {
+    fn tell(&mut self, s: &Services) {
+        s.emitted(&self.emitted);
+        for (status, secs) in self.steps.drain(..) {
+            s.metrics.workflow_steps.get_or_create(&crate::metrics::OutcomeLabels { outcome: status }).inc();
+            s.metrics.workflow_step_seconds.observe(secs);
+        }
+        if let Some(outcome) = self.ended.take() {
+            s.metrics.workflow_executions.get_or_create(&crate::metrics::OutcomeLabels { outcome }).inc();
+        }
+        if std::mem::take(&mut self.more) {
+            s.due_work_added();
+        }
+        self.emitted.clear();
+        s.events_changed();
+    }
+}
+
+/// Begins a transaction that holds the claimed row (extending its lease), or None when the lease was lost.
+async fn hold(s: &Services, owner: &str, row: &Claimed) -> Result<Option<Tx>> {
+    let mut tx = s.db.begin().await?;
+    let until = s.now_ms() + s.settings.worker.lease_ms;
+    Ok(due::store::holds(&mut tx, owner, &row.lease(), until).await?.then_some(tx))
+}
+
 /// Runs the execution of a claimed row for up to a batch of steps.
 async fn run(s: &Services, row: &Claimed) -> Result<()> {
     let owner = Runner::owner(s);
     let lease = row.lease();
     let env = super::render::environment(s.settings.timezone);
-    for _ in 0..STEPS_PER_CLAIM {
-        let Some(exec) = s.db.execution(&row.subject_id).await? else {
-            return finish_row(s, &owner, &lease).await;
-        };
-        if matches!(exec.status.as_str(), "completed" | "failed" | "cancelled") {
-            return finish_row(s, &owner, &lease).await;
+    let mut told = Told::default();
+    // Someone else has it now (or it was cancelled): write nothing.
+    let Some(mut tx) = hold(s, &owner, row).await? else { return Ok(()) };
+    let Some(mut exec) = store::lock_execution(&mut tx, &row.subject_id).await? else {
+        due::store::finish(&mut tx, &owner, &[&lease]).await?;
+        return tx.commit().await;
+    };
+    let actions: Vec<Action> = serde_json::from_str(&exec.actions).map_err(Error::internal)?;
+    let mut steps = store::steps_in(&mut tx, &exec.id).await?;
+    let mut ran = 0;
+    loop {
+        if ended(&exec.status) {
+            due::store::finish(&mut tx, &owner, &[&lease]).await?;
+            break;
         }
-        let actions: Vec<Action> = serde_json::from_str(&exec.actions).map_err(Error::internal)?;
-        let Some(path) = cursor_of(&exec) else {
-            return complete(s, &owner, &lease, &exec).await;
+        let Some((path, action)) = cursor_of(&exec).and_then(|p| template::action_at(&actions, &p).map(|a| (p, a)))
+        else {
+            complete(&mut tx, &mut exec, s.now_ms()).await?;
+            due::store::finish(&mut tx, &owner, &[&lease]).await?;
+            told.ended = Some("completed");
+            break;
         };
-        let Some(action) = template::action_at(&actions, &path) else {
-            return complete(s, &owner, &lease, &exec).await;
-        };
+        if ran >= STEPS_PER_CLAIM {
+            // A long run of quick steps: give the rest of the queue a turn, and come back at once.
+            due::store::reschedule(&mut tx, &owner, &[(&lease, s.now_ms())]).await?;
+            told.more = true;
+            break;
+        }
+        let began = std::time::Instant::now();
         let now = s.now_ms();
-        let vars = variables(s, &exec, now).await?;
-        let existing = s.db.steps(&exec.id).await?.into_iter().find(|st| st.action_id == action.id);
+        let existing = steps.iter().find(|st| st.action_id == action.id).cloned();
         let attempts = existing
             .as_ref()
             .and_then(|st| serde_json::from_str::<Value>(&st.output).ok())
@@ -124,28 +184,46 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
             &Cause { chain: exec.cause.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default() },
             &exec.id,
         );
-        let cx = StepContext { services: s, execution: &exec, vars: &vars, now, env: &env, cause, attempts };
-        // A call out happens before the step's transaction (it may take seconds).
-        let called = if action.action_type == "webhook" { Some(actions::webhook(&cx, &action).await) } else { None };
-
-        let mut tx = s.db.begin().await?;
-        if !due::store::holds(&mut tx, &owner, &lease, now + s.settings.worker.lease_ms).await? {
-            return Ok(()); // Someone else has it now (or it was cancelled): write nothing.
-        }
-        let Some(mut exec) = store::lock_execution(&mut tx, &row.subject_id).await? else { return Ok(()) };
-        if cursor_of(&exec).as_ref() != Some(&path) || exec.status == "cancelled" {
+        let vars = variables(&mut tx, &exec, now).await?;
+        let mut called = None;
+        if action.action_type == "webhook" {
+            // Commit what came before, call with no transaction open, then look again.
             tx.commit().await?;
-            continue;
+            told.tell(s);
+            let cx = StepContext {
+                services: s,
+                execution: &exec,
+                vars: &vars,
+                now,
+                env: &env,
+                cause: cause.clone(),
+                attempts,
+            };
+            called = Some(actions::webhook(&cx, &action).await);
+            let Some(again) = hold(s, &owner, row).await? else { return Ok(()) };
+            tx = again;
+            let Some(fresh) = store::lock_execution(&mut tx, &row.subject_id).await? else { return Ok(()) };
+            if cursor_of(&fresh).as_ref() != Some(&path) || ended(&fresh.status) {
+                exec = fresh;
+                continue;
+            }
+            exec = fresh;
         }
+        let cx = StepContext { services: s, execution: &exec, vars: &vars, now, env: &env, cause, attempts };
         let mut emitted = Vec::new();
         let outcome = match (action.action_type.as_str(), called) {
             (_, Some(o)) => o,
             ("wait", _) => match existing.as_ref().filter(|st| st.status == "waiting") {
                 // Back from the wait: it is over (or it was moved earlier).
-                Some(_) if exec.waiting_until.is_none_or(|t| t <= now) => Outcome::Done {
-                    output: json!({"waitedUntil": exec.waiting_until.map(crate::clock::rfc3339)}),
-                    branch: None,
-                },
+                Some(_) if exec.waiting_until.is_none_or(|t| t <= now) => {
+                    if let Some(t) = exec.waiting_until {
+                        s.metrics.workflow_timer_lateness_seconds.observe((now - t) as f64 / 1000.0);
+                    }
+                    Outcome::Done {
+                        output: json!({"waitedUntil": exec.waiting_until.map(crate::clock::rfc3339)}),
+                        branch: None,
+                    }
+                }
                 Some(_) => Outcome::Wait { until: exec.waiting_until.unwrap_or(now), anchor: None },
                 None => actions::wait_until(&cx, &action),
             },
@@ -176,7 +254,7 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
         };
         exec.updated_at = now;
         exec.current_action_id = Some(action.id.clone());
-        let mut stop = false;
+        let mut stop = true;
         match outcome {
             Outcome::Wait { until, anchor } if until > now => {
                 step.status = "waiting".into();
@@ -187,31 +265,24 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 exec.wait_field = anchor.as_ref().map(|a| a.field.clone());
                 exec.wait_offset_ms = anchor.map(|a| a.offset_ms);
                 due::store::reschedule(&mut tx, &owner, &[(&lease, until)]).await?;
-                stop = true;
             }
             Outcome::Wait { until, .. } => {
                 // A time already past: the wait is over at once.
-                advance(
-                    &mut exec,
-                    &mut step,
-                    &actions,
-                    &path,
-                    json!({"waitedUntil": crate::clock::rfc3339(until)}),
-                    None,
-                    now,
-                );
+                let output = json!({"waitedUntil": crate::clock::rfc3339(until)});
+                advance(&mut exec, &mut step, &actions, &path, output, None, now);
+                stop = false;
             }
-            Outcome::Done { output, branch } => advance(&mut exec, &mut step, &actions, &path, output, branch, now),
+            Outcome::Done { output, branch } => {
+                advance(&mut exec, &mut step, &actions, &path, output, branch, now);
+                stop = false;
+            }
             Outcome::Join { output } => {
                 step.status = "waiting".into();
                 step.output = output.to_string();
                 exec.status = "waiting".into();
                 exec.waiting_until = None;
                 // No due row while it waits: each child schedules it when it ends.
-                if due::store::finish(&mut tx, &owner, &[&lease]).await?.is_empty() {
-                    return Ok(()); // A child ended meanwhile and took the row: look again then.
-                }
-                stop = true;
+                due::store::finish(&mut tx, &owner, &[&lease]).await?;
             }
             Outcome::Retry { at, error, output } => {
                 let mut o = output;
@@ -221,7 +292,6 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 step.error = Some(error);
                 exec.status = "running".into();
                 due::store::reschedule(&mut tx, &owner, &[(&lease, at)]).await?;
-                stop = true;
             }
             Outcome::Failed { error } => {
                 step.status = "failed".into();
@@ -234,166 +304,33 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 exec.cursor = Some(serde_json::to_string(&path).expect("paths serialise"));
                 due::store::finish(&mut tx, &owner, &[&lease]).await?;
                 super::children::ended_in(&mut tx, &exec, now).await?;
-                s.metrics.workflow_executions.get_or_create(&crate::metrics::OutcomeLabels { outcome: "failed" }).inc();
-                stop = true;
+                told.ended = Some("failed");
             }
         }
         store::upsert_step(&mut tx, &step).await?;
         store::save_execution(&mut tx, &exec).await?;
-        tx.commit().await?;
-        s.emitted(&emitted);
-        s.metrics
-            .workflow_steps
-            .get_or_create(&crate::metrics::OutcomeLabels { outcome: status_label(&step.status) })
-            .inc();
-        s.events_changed();
+        told.emitted.extend(emitted);
+        told.steps.push((status_label(&step.status), began.elapsed().as_secs_f64()));
+        match steps.iter_mut().find(|st| st.action_id == step.action_id) {
+            Some(st) => *st = step,
+            None => steps.push(step),
+        }
+        ran += 1;
         if stop {
-            return Ok(());
+            break;
         }
-    }
-    // A long run of quick steps: give the rest of the queue a turn, and come back at once.
-    let mut tx = s.db.begin().await?;
-    due::store::reschedule(&mut tx, &owner, &[(&lease, s.now_ms())]).await?;
-    tx.commit().await?;
-    s.due_work_added();
-    Ok(())
-}
-
-fn status_label(status: &str) -> &'static str {
-    match status {
-        "completed" => "completed",
-        "waiting" => "waiting",
-        "failed" => "failed",
-        _ => "running",
-    }
-}
-
-trait IfEmpty {
-    fn if_empty(self, other: &str) -> String;
-}
-
-impl IfEmpty for String {
-    fn if_empty(self, other: &str) -> String {
-        if self.is_empty() {
-            other.to_string()
-        } else {
-            self
-        }
-    }
-}
-
-/// A step that completed: record its output and move the cursor on.
-fn advance(
-    exec: &mut ExecutionRow,
-    step: &mut StepRow,
-    actions: &[Action],
-    path: &Path,
-    output: Value,
-    branch: Option<usize>,
-    now: i64,
-) {
-    step.status = "completed".into();
-    step.output = output.to_string();
-    step.completed_at = Some(now);
-    step.branch = branch.map(|b| if b == 0 { "then".into() } else { "else".into() });
-    let mut vars: Map<String, Value> = serde_json::from_str(&exec.variables).unwrap_or_default();
-    if step.action_type == "parallel" {
-        // The branches' steps are reachable as the parent's: `steps['in-a-branch']`.
-        vars.extend(super::children::branch_steps(&output));
-    }
-    vars.insert(step.action_id.clone(), output);
-    exec.variables = Value::Object(vars).to_string();
-    let next = match branch {
-        Some(list) => template::into_branch(actions, path, list),
-        None => template::after(actions, path),
-    };
-    exec.cursor = next.map(|p| serde_json::to_string(&p).expect("paths serialise"));
-    exec.status = "running".into();
-    exec.waiting_until = None;
-    exec.wait_record_id = None;
-    exec.wait_field = None;
-    exec.wait_offset_ms = None;
-}
-
-async fn finish_row(s: &Services, owner: &str, lease: &Lease) -> Result<()> {
-    let mut tx = s.db.begin().await?;
-    due::store::finish(&mut tx, owner, &[lease]).await?;
-    tx.commit().await
-}
-
-async fn complete(s: &Services, owner: &str, lease: &Lease, exec: &ExecutionRow) -> Result<()> {
-    let now = s.now_ms();
-    let mut tx = s.db.begin().await?;
-    if due::store::finish(&mut tx, owner, &[lease]).await?.is_empty() {
-        return Ok(());
-    }
-    let Some(mut e) = store::lock_execution(&mut tx, &exec.id).await? else { return Ok(()) };
-    if e.status != "cancelled" {
-        e.status = "completed".into();
-        e.completed_at = Some(now);
-        e.updated_at = now;
-        e.cursor = None;
-        store::save_execution(&mut tx, &e).await?;
-        super::children::ended_in(&mut tx, &e, now).await?;
     }
     tx.commit().await?;
-    s.metrics.workflow_executions.get_or_create(&crate::metrics::OutcomeLabels { outcome: "completed" }).inc();
-    s.events_changed();
+    told.tell(s);
     Ok(())
 }
 
-/// The variables a step renders with: the trigger data at the root, the
-/// records its ids name (fresh, with relations: `patient.owner`), each
-/// finished step's output under `steps`, `execution` and `now`.
-pub async fn variables(s: &Services, exec: &ExecutionRow, now: i64) -> Result<Value> {
-    let trigger: Value = serde_json::from_str(&exec.trigger_data).unwrap_or(json!({}));
-    let mut root = match trigger.clone() {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    resolve_records(s, &mut root).await?;
-    root.insert("trigger".into(), trigger);
-    root.insert("steps".into(), serde_json::from_str(&exec.variables).unwrap_or(json!({})));
-    root.insert(
-        "execution".into(),
-        json!({"id": exec.id, "templateId": exec.template_id, "startedAt": crate::clock::rfc3339(exec.started_at)}),
-    );
-    root.insert("now".into(), json!(crate::clock::rfc3339(now)));
-    Ok(Value::Object(root))
-}
-
-/// Puts the records the known ids name (`patientId` → `patient`, with its
-/// `owner`) into `root`, deriving a patient from an appointment or a lab
-/// test and a client from a patient or an invoice.
-pub async fn resolve_records(s: &Services, root: &mut Map<String, Value>) -> Result<()> {
-    let order = [
-        Entity::Appointment,
-        Entity::LabTest,
-        Entity::Prescription,
-        Entity::MedicalRecord,
-        Entity::Invoice,
-        Entity::Patient,
-        Entity::Client,
-    ];
-    for e in order {
-        let Some(id) = root.get(e.id_field()).and_then(Value::as_str).map(str::to_string) else { continue };
-        let Some(row) = s.db.record(&id).await?.filter(|r| r.entity == e.as_str()) else { continue };
-        let record = crate::records::service::to_record(&row)?;
-        for (derived, field) in [(Entity::Patient, "patientId"), (Entity::Client, "clientId")] {
-            if let Some(v) = record.str(field) {
-                root.entry(derived.id_field().to_string()).or_insert(json!(v));
-            }
-        }
-        if e == Entity::Patient {
-            if let Some(owner) = record.str("ownerId") {
-                root.entry("clientId".to_string()).or_insert(json!(owner));
-            }
-        }
-        root.insert(e.key().into(), serde_json::to_value(&record).map_err(Error::internal)?);
-    }
-    // The owner sits under the patient, as in event data: `{{patient.owner.email}}`.
-    if let (Some(client), Some(Value::Object(p))) = (root.get("client").cloned(), root.get_mut("patient")) {
-        p.insert("owner".into(), client);
-    }
-    Ok(())
+/// The execution ran its last step.
+async fn complete(tx: &mut Tx, e: &mut ExecutionRow, now: i64) -> Result<()> {
+    e.status = "completed".into();
+    e.completed_at = Some(now);
+    e.updated_at = now;
+    e.cursor = None;
+    store::save_execution(tx, e).await?;
+    super::children::ended_in(tx, e, now).await
 }

@@ -6,9 +6,10 @@
 //!   snapshot of the actions it runs and a cursor into them) and at most one
 //!   due row (`kinds::WORKFLOW`). A 24-hour wait is a due row 24 hours away.
 //! - Each step's outcome, the cursor's move and the execution's state commit
-//!   in one transaction, fenced by the execution's lease: a crash resumes
-//!   from the last committed step, never from the beginning, and a step that
-//!   lost its lease writes nothing.
+//!   in a transaction fenced by the execution's lease (steps inside the
+//!   database share one; a webhook's call happens between two, never inside
+//!   one): a crash resumes from the last commit, never from the beginning,
+//!   and a claim that lost its lease writes nothing.
 //! - Steps that reach outside carry an idempotency key (`<execution>:<action>`):
 //!   an email is one outbox row whatever the retries; a webhook call sends
 //!   `idempotency-key`; a record change happens in the step's transaction.
@@ -28,6 +29,8 @@ pub mod engine;
 pub mod render;
 pub mod schedule;
 pub mod service;
+pub(crate) mod starter;
+pub mod step;
 pub mod store;
 pub mod template;
 pub mod triggers;

@@ -370,13 +370,13 @@ impl Services {
             _ => return Err(Error::invalid("triggerData", "must be an object")),
         };
         let now = self.now_ms();
-        let mut tx = self.db.begin().await?;
-        let t = store::lock_template(&mut tx, id).await?.ok_or(Error::NotFound("workflow template"))?;
+        let t = self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
         if !t.is_active {
             return Err(Error::Conflict("this template is inactive; activate it to run it".into()));
         }
-        let execution_id = triggers::start(&mut tx, Some(&t), &t.name, "manual", &t.actions, &data, &[], now).await?;
-        tx.commit().await?;
+        let row = triggers::new_execution(Some(&t), &t.name, "manual", &t.actions, &data, &[], now);
+        let execution_id = row.id.clone();
+        self.starter.get_or_init(|| super::starter::Starter::start(self.db.clone())).submit(row).await?;
         self.due_work_added();
         self.events_changed();
         Ok(ExecuteAccepted { execution_id, status: "pending".into() })

@@ -147,9 +147,10 @@ pub async fn insert_version(tx: &mut Tx, template_id: &str, version: i64, snapsh
     Ok(())
 }
 
-pub async fn count_usage(tx: &mut Tx, template_id: &str) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query("UPDATE workflow_templates SET usage_count = usage_count + 1 WHERE id = $1")
-        .bind(template_id).execute(&mut **conn).await.map(|_| ()))?;
+/// Adds `n` runs to a template's usage count.
+pub async fn count_usage(tx: &mut Tx, template_id: &str, n: i64) -> Result<()> {
+    with_tx!(tx, conn => sqlx::query("UPDATE workflow_templates SET usage_count = usage_count + $2 WHERE id = $1")
+        .bind(template_id).bind(n).execute(&mut **conn).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -238,14 +239,29 @@ impl Db {
 // ---- executions and steps ----
 
 pub async fn insert_execution(tx: &mut Tx, e: &ExecutionRow) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query(&format!(
-        "INSERT INTO workflow_executions ({EXECUTION_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"))
-        .bind(&e.id).bind(&e.template_id).bind(e.template_version).bind(&e.workflow_name).bind(&e.trigger_type)
-        .bind(&e.trigger_data).bind(&e.actions).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id)
-        .bind(&e.variables).bind(e.waiting_until).bind(&e.wait_record_id).bind(&e.wait_field).bind(e.wait_offset_ms)
-        .bind(&e.cause).bind(&e.parent_execution_id).bind(&e.parent_action_id).bind(&e.error).bind(e.started_at).bind(e.completed_at).bind(e.created_at).bind(e.updated_at)
-        .execute(&mut **conn).await.map(|_| ()))?;
+    insert_executions(tx, std::slice::from_ref(e)).await
+}
+
+/// Inserts executions with multi-row statements.
+pub async fn insert_executions(tx: &mut Tx, rows: &[ExecutionRow]) -> Result<()> {
+    let backend = tx.backend();
+    for chunk in crate::store::batch::chunks(rows) {
+        let sql = format!(
+            "INSERT INTO workflow_executions ({EXECUTION_COLUMNS}) VALUES {}",
+            crate::store::batch::values(backend, chunk.len(), 23)
+        );
+        with_tx!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q.bind(&e.id).bind(&e.template_id).bind(e.template_version).bind(&e.workflow_name).bind(&e.trigger_type)
+                    .bind(&e.trigger_data).bind(&e.actions).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id)
+                    .bind(&e.variables).bind(e.waiting_until).bind(&e.wait_record_id).bind(&e.wait_field)
+                    .bind(e.wait_offset_ms).bind(&e.cause).bind(&e.parent_execution_id).bind(&e.parent_action_id)
+                    .bind(&e.error).bind(e.started_at).bind(e.completed_at).bind(e.created_at).bind(e.updated_at);
+            }
+            q.execute(&mut **conn).await.map(|_| ())
+        })?;
+    }
     Ok(())
 }
 
@@ -277,6 +293,15 @@ pub async fn children(tx: &mut Tx, parent: &str, action_id: &str) -> Result<Vec<
     Ok(
         with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(parent).bind(action_id).fetch_all(&mut **conn).await)?,
     )
+}
+
+/// An execution's steps in the order they ran, as `tx` sees them.
+pub async fn steps_in(tx: &mut Tx, execution_id: &str) -> Result<Vec<StepRow>> {
+    Ok(with_tx!(tx, conn => sqlx::query_as::<_, StepRow>(
+        "SELECT id, execution_id, action_id, action_type, action_name, action_config, status, output, error, branch,
+                started_at, completed_at
+         FROM workflow_steps WHERE execution_id = $1 ORDER BY seq")
+        .bind(execution_id).fetch_all(&mut **conn).await)?)
 }
 
 /// Unfinished executions started by `parent` (to cancel with it).
@@ -335,6 +360,11 @@ impl Db {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, ExecutionRow>(
             &format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = $1"))
             .bind(id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn waiting_executions(&self) -> Result<i64> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM workflow_executions WHERE status = 'waiting'").fetch_one(pool).await)?)
     }
 
     pub async fn steps(&self, execution_id: &str) -> Result<Vec<StepRow>> {

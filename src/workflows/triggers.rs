@@ -57,11 +57,22 @@ pub fn new_execution(
 
 /// Writes new executions with their due rows (and their templates' usage) in `tx`.
 pub async fn insert_started(tx: &mut Tx, executions: &[ExecutionRow], now: i64) -> Result<()> {
-    for e in executions {
-        store::insert_execution(tx, e).await?;
-        if let Some(t) = &e.template_id {
-            store::count_usage(tx, t).await?;
+    if executions.is_empty() {
+        return Ok(());
+    }
+    store::insert_executions(tx, executions).await?;
+    let mut usage: Vec<(&str, i64)> = Vec::new();
+    // A parallel step's branches are not runs of their template.
+    for t in executions.iter().filter(|e| e.trigger_type != "parallel").filter_map(|e| e.template_id.as_deref()) {
+        match usage.iter_mut().find(|(id, _)| *id == t) {
+            Some((_, n)) => *n += 1,
+            None => usage.push((t, 1)),
         }
+    }
+    // In id order, so concurrent batches lock the template rows in one order (PostgreSQL).
+    usage.sort_unstable();
+    for (t, n) in usage {
+        store::count_usage(tx, t, n).await?;
     }
     let ids: Vec<String> = executions.iter().map(|_| new_id("due")).collect();
     let rows: Vec<due::NewDue> = executions

@@ -26,6 +26,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.queue_depth.set(depth);
         state.metrics.oldest_due_age_seconds.set(oldest.map(|t| (now - t) / 1000).unwrap_or(0));
     }
+    if let Ok(waiting) = state.services.db.waiting_executions().await {
+        state.metrics.workflow_waiting.set(waiting);
+    }
     if let Ok(dead) = state.services.db.dead_count().await {
         state.metrics.due_dead_rows.set(dead);
     }
