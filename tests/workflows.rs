@@ -656,7 +656,53 @@ async fn a_failed_execution_is_retried_from_its_failed_step(db: TestDb) {
     h.shutdown().await;
 }
 
+async fn a_dry_run_shows_each_action_and_sends_nothing(db: TestDb) {
+    let clock = ManualClock::new(T0);
+    let h = harness(&db, &clock).await;
+    let s = &h.services;
+    let (_, patient_id, appointment_id) = practice(s).await;
+    let t = s.create_template(&admin(), template(patient_follow_up())).await.unwrap();
+    let input = domain::workflows::DryRunInput {
+        actions: None,
+        trigger_data: json!({"patientId": patient_id, "appointmentId": appointment_id}),
+    };
+    let run = s.dry_run(&staff(), Some(&t.id), input).await.unwrap();
+    assert_eq!(run.steps.iter().map(|st| st.status.as_str()).collect::<Vec<_>>(), ["would_wait", "would_run"]);
+    assert_eq!(run.steps[1].detail["to"], json!(["ann@example.com"]));
+    assert_eq!(run.steps[1].detail["subject"], "Follow-up on Bella");
+    assert!(run.steps[1].detail["text"].as_str().unwrap().contains("Bella"));
+
+    let draft = json!([
+        {"id": "c", "type": "condition", "config": {"logic": "AND", "conditions": [{"field": "patient.species", "operator": "equals", "value": "cat"}],
+          "then": [{"id": "cat", "type": "send_notification", "config": {"title": "cat", "message": "m"}}],
+          "else": [{"id": "dog", "type": "update_record", "config": {"entity": "patient", "id": "{{patient.id}}", "changes": {"weightKg": 20}}}]}},
+        {"id": "bad", "type": "send_email", "config": {"to": "{{ patient.owner.phone_number }}", "subject": "s", "body": "b"}},
+        {"id": "after", "type": "send_notification", "config": {"title": "t", "message": "m"}}
+    ]);
+    let input = domain::workflows::DryRunInput { actions: Some(draft), trigger_data: json!({"patientId": patient_id}) };
+    let run = s.dry_run(&staff(), None, input).await.unwrap();
+    let status = |id: &str| run.steps.iter().find(|st| st.action_id == id).unwrap().status.clone();
+    assert_eq!(run.steps[0].detail["branch"], "else");
+    assert_eq!((status("cat"), status("dog")), ("skipped".into(), "would_run".into()));
+    assert_eq!(status("bad"), "would_fail");
+    assert!(run
+        .steps
+        .iter()
+        .find(|st| st.action_id == "bad")
+        .unwrap()
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("patient.owner.phone_number"));
+    assert_eq!(status("after"), "not_reached");
+    assert!(s.outbox(&admin(), 10).await.unwrap().is_empty(), "{}: nothing sent", db.name);
+    assert_eq!(s.get_record(&staff(), Entity::Patient, &patient_id, None).await.unwrap().version, 1, "nothing written");
+    assert_eq!(count(s, "SELECT COUNT(*) FROM workflow_executions").await, 0);
+    h.shutdown().await;
+}
+
 domain::per_backend!(
+    a_dry_run_shows_each_action_and_sends_nothing,
     parallel_branches_join_and_sub_workflows_run,
     a_failed_execution_is_retried_from_its_failed_step,
     the_seed_example_works_as_written,

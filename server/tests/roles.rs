@@ -138,6 +138,13 @@ fn rest_table() -> Vec<Route> {
         Route("PUT", "/workflow-templates/{id}", false, Some(json!({"description": "Changed"}))),
         Route("GET", "/workflow-templates/{id}/versions", true, None),
         Route("POST", "/workflow-templates/{id}/execute", true, Some(json!({"triggerData": {}}))),
+        Route("POST", "/workflow-templates/{id}/dry-run", true, Some(json!({"triggerData": {}}))),
+        Route(
+            "POST",
+            "/workflow-executions/dry-run",
+            true,
+            Some(json!({"actions": [{"id": "w", "type": "wait", "config": {"duration": 1000}}]})),
+        ),
         Route("GET", "/workflow-executions", true, None),
         Route("GET", "/workflow-executions/stats", true, None),
         Route("GET", "/workflow-executions/recent", true, None),

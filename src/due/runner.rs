@@ -89,6 +89,7 @@ impl Runner {
                 }
             };
             let mut more = false;
+            let mut claimed_any = false;
             // Due work that could not all be claimed for want of room (or of free partitions).
             let mut blocked = false;
             for (handler, at) in self.handlers.iter().zip(&next) {
@@ -115,6 +116,7 @@ impl Runner {
                 match claimed {
                     Ok(rows) => {
                         more |= rows.len() as i64 == limit;
+                        claimed_any |= !rows.is_empty();
                         let rows = bury_exhausted(s, &owner, rows).await;
                         if !rows.is_empty() {
                             handler.start(rows);
@@ -123,8 +125,9 @@ impl Runner {
                     Err(e) => tracing::error!(error = %e, kind = handler.kind(), "claiming due work failed"),
                 }
             }
-            if more {
-                // A full batch: more may be due right now.
+            if more || claimed_any {
+                // A full batch: more may be due right now. A partial one: the probe saw the
+                // rows just claimed, not when the next one is due; probe again to sleep until then.
                 tokio::task::yield_now().await;
                 continue;
             }

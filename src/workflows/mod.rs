@@ -24,6 +24,7 @@
 
 pub mod actions;
 pub mod children;
+pub mod dry_run;
 pub mod email;
 pub mod engine;
 pub mod render;

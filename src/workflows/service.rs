@@ -126,7 +126,7 @@ impl Services {
     }
 
     /// Every template with the templates its `run_workflow` actions run (for cycle checks).
-    async fn template_graph(&self) -> Result<Vec<template::TemplateRefs>> {
+    pub(crate) async fn template_graph(&self) -> Result<Vec<template::TemplateRefs>> {
         Ok(self
             .db
             .template_actions()

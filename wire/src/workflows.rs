@@ -306,3 +306,44 @@ pub struct TemplateQuery {
     pub page: Option<u32>,
     pub limit: Option<u32>,
 }
+
+/// `POST /workflow-templates/{id}/dry-run`, or `/workflow-executions/dry-run` with `actions` (a draft).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DryRunInput {
+    /// The actions to try (a draft); a template's own when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
+    pub actions: Option<Value>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub trigger_data: Value,
+}
+
+/// What each action would do with this trigger data; nothing was sent or written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DryRun {
+    pub steps: Vec<DryRunStep>,
+    /// The variables the first step would render with (trigger data and the records it names).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub variables: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunStep {
+    pub action_id: String,
+    pub action_type: String,
+    pub action_name: String,
+    /// `would_run`, `would_wait`, `would_fail`, `skipped` (a branch not taken) or `not_reached` (after a failure).
+    pub status: String,
+    /// The config as it would render (the email, the record change, the request, the branch taken).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -31,6 +31,7 @@ use super::{api, inspector, records, workflows};
         workflows::create_template, workflows::list_templates, workflows::popular_templates, workflows::categories,
         workflows::templates_in_category, workflows::get_template, workflows::update_template,
         workflows::delete_template, workflows::template_versions, workflows::execute_template,
+        workflows::dry_run_template, workflows::dry_run_draft,
         workflows::list_executions, workflows::execution_stats, workflows::recent_executions,
         workflows::execute_custom, workflows::get_execution, workflows::cancel_execution, workflows::retry_execution,
         workflows::email_templates, workflows::put_email_template, workflows::delete_email_template,

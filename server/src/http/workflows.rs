@@ -10,8 +10,9 @@ use domain::auth::Principal;
 use serde::Deserialize;
 use wire::webhooks::Page;
 use wire::workflows::{
-    CategoryCount, CustomExecuteInput, EmailTemplate, EmailTemplateInput, ExecuteAccepted, ExecuteInput, ExecutionPage,
-    ExecutionQuery, ExecutionStats, OutboxEmail, TemplateInput, TemplateQuery, WorkflowExecution, WorkflowTemplate,
+    CategoryCount, CustomExecuteInput, DryRun, DryRunInput, EmailTemplate, EmailTemplateInput, ExecuteAccepted,
+    ExecuteInput, ExecutionPage, ExecutionQuery, ExecutionStats, OutboxEmail, TemplateInput, TemplateQuery,
+    WorkflowExecution, WorkflowTemplate,
 };
 
 use super::json::ApiJson;
@@ -27,10 +28,12 @@ pub fn routes() -> Router<AppState> {
         .route("/workflow-templates/{id}", get(get_template).put(update_template).delete(delete_template))
         .route("/workflow-templates/{id}/versions", get(template_versions))
         .route("/workflow-templates/{id}/execute", post(execute_template))
+        .route("/workflow-templates/{id}/dry-run", post(dry_run_template))
         .route("/workflow-executions", get(list_executions))
         .route("/workflow-executions/stats", get(execution_stats))
         .route("/workflow-executions/recent", get(recent_executions))
         .route("/workflow-executions/execute", post(execute_custom))
+        .route("/workflow-executions/dry-run", post(dry_run_draft))
         .route("/workflow-executions/{id}", get(get_execution))
         .route("/workflow-executions/{id}/cancel", post(cancel_execution))
         .route("/workflow-executions/{id}/retry", post(retry_execution))
@@ -144,6 +147,29 @@ pub async fn execute_template(
     ApiJson(input): ApiJson<ExecuteInput>,
 ) -> ApiResult<(StatusCode, Json<ExecuteAccepted>)> {
     Ok((StatusCode::ACCEPTED, Json(s.services.execute_template(&p, &id, input).await?)))
+}
+
+#[utoipa::path(post, path = "/workflow-templates/{id}/dry-run", tag = "workflows",
+    summary = "What each action would do with this trigger data (or with `actions`, a draft); sends and writes nothing",
+    params(("id" = String, Path)), request_body = DryRunInput, responses((status = 200, body = DryRun)))]
+pub async fn dry_run_template(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<DryRunInput>,
+) -> ApiResult<Json<DryRun>> {
+    Ok(Json(s.services.dry_run(&p, Some(&id), input).await?))
+}
+
+#[utoipa::path(post, path = "/workflow-executions/dry-run", tag = "workflows",
+    summary = "What the actions given would do with this trigger data; sends and writes nothing",
+    request_body = DryRunInput, responses((status = 200, body = DryRun)))]
+pub async fn dry_run_draft(
+    State(s): State<AppState>,
+    Extension(p): Caller,
+    ApiJson(input): ApiJson<DryRunInput>,
+) -> ApiResult<Json<DryRun>> {
+    Ok(Json(s.services.dry_run(&p, None, input).await?))
 }
 
 #[utoipa::path(get, path = "/workflow-executions", tag = "workflows",
