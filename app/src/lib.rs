@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_records;
+pub mod api_workflows;
 pub mod components;
 pub mod pages;
 
@@ -55,8 +56,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                 <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
                 <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage ssr=SsrMode::Async/>
-                <Route path=path!("/workflows") view=pages::placeholders::WorkflowsPage ssr=SsrMode::Async/>
-                <Route path=path!("/executions") view=pages::placeholders::ExecutionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows") view=pages::workflows::WorkflowsPage ssr=SsrMode::Async/>
+                <Route path=path!("/executions") view=pages::executions::ExecutionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/executions/:id") view=pages::executions::ExecutionDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/mailbox") view=pages::mailbox::MailboxPage ssr=SsrMode::Async/>
                 <Route path=path!("/records") view=pages::records::RecordsPage ssr=SsrMode::Async/>
                 <Route path=path!("/records/:entity/:id") view=pages::record_detail::RecordDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/inspector") view=pages::inspector::InspectorPage ssr=SsrMode::Async/>

@@ -222,7 +222,9 @@ impl Fixture {
         let args =
             f.2.replace("{webhook}", &self.webhook_id)
                 .replace("{delivery}", &self.delivery_id)
-                .replace("{client}", &self.client_id);
+                .replace("{client}", &self.client_id)
+                .replace("{template}", &self.template_id)
+                .replace("{execution}", &self.execution_id);
         req = if f.3 {
             req.header("content-type", "application/json").body(args)
         } else {
@@ -300,6 +302,14 @@ fn rpc_table() -> Vec<Rpc> {
         Rpc("record_detail", true, "entity_name=client&id={client}", false),
         Rpc("inspector_bins", true, "", false),
         Rpc("inspector_requests", true, "bin=demo", false),
+        Rpc("workflow_templates", true, "search=", false),
+        Rpc("run_template", true, "id={template}&trigger_data=%7B%7D", false),
+        Rpc("set_template_active", false, "id={template}&active=true", false),
+        Rpc("workflow_executions", true, "status=&cursor=", false),
+        Rpc("execution_detail", true, "id={execution}", false),
+        Rpc("retry_workflow_execution", false, "id={execution}", false),
+        Rpc("cancel_workflow_execution", false, "id={execution}", false),
+        Rpc("outbox_emails", true, "", false),
         Rpc("revoke_api_key", false, "id=key_missing", false),
         Rpc("delete_webhook", false, "id={webhook}", false),
     ]

@@ -22,14 +22,14 @@ pub const BUILTIN: &[(&str, &str, &str, &str)] = &[
     (
         "patient_followup",
         "How is {{ patient.name }} doing?",
-        "Dear {{ patient.owner.firstName }},\n\nThank you for bringing {{ patient.name }} in{% if appointment %} on {{ appointment.startsAt | date }}{% endif %}. We hope {{ patient.name }} is feeling better. If you have any questions about the visit, just reply to this email.\n\nThe team at the practice",
-        "<p>Dear {{ patient.owner.firstName }},</p><p>Thank you for bringing <strong>{{ patient.name }}</strong> in{% if appointment %} on {{ appointment.startsAt | date }}{% endif %}. We hope {{ patient.name }} is feeling better. If you have any questions about the visit, just reply to this email.</p><p>The team at the practice</p>",
+        "Dear {{ patient.owner.firstName }},\n\nThank you for bringing {{ patient.name }} in{% if appointment is defined %} on {{ appointment.startsAt | date }}{% endif %}. We hope {{ patient.name }} is feeling better. If you have any questions about the visit, just reply to this email.\n\nThe team at the practice",
+        "<p>Dear {{ patient.owner.firstName }},</p><p>Thank you for bringing <strong>{{ patient.name }}</strong> in{% if appointment is defined %} on {{ appointment.startsAt | date }}{% endif %}. We hope {{ patient.name }} is feeling better. If you have any questions about the visit, just reply to this email.</p><p>The team at the practice</p>",
     ),
     (
         "appointment_reminder",
         "Reminder: {{ patient.name }}'s appointment {{ appointment.startsAt | date('%a %d %b at %H:%M') }}",
-        "Dear {{ patient.owner.firstName }},\n\nThis is a reminder that {{ patient.name }} has an appointment with {{ appointment.vetName }} on {{ appointment.startsAt | date('%A %d %B at %H:%M') }}{% if appointment.reason %} ({{ appointment.reason }}){% endif %}.\n\nIf you cannot make it, please let us know.",
-        "<p>Dear {{ patient.owner.firstName }},</p><p>This is a reminder that <strong>{{ patient.name }}</strong> has an appointment with {{ appointment.vetName }} on <strong>{{ appointment.startsAt | date('%A %d %B at %H:%M') }}</strong>{% if appointment.reason %} ({{ appointment.reason }}){% endif %}.</p><p>If you cannot make it, please let us know.</p>",
+        "Dear {{ patient.owner.firstName }},\n\nThis is a reminder that {{ patient.name }} has an appointment with {{ appointment.vetName }} on {{ appointment.startsAt | date('%A %d %B at %H:%M') }}{% if appointment.reason is defined and appointment.reason %} ({{ appointment.reason }}){% endif %}.\n\nIf you cannot make it, please let us know.",
+        "<p>Dear {{ patient.owner.firstName }},</p><p>This is a reminder that <strong>{{ patient.name }}</strong> has an appointment with {{ appointment.vetName }} on <strong>{{ appointment.startsAt | date('%A %d %B at %H:%M') }}</strong>{% if appointment.reason is defined and appointment.reason %} ({{ appointment.reason }}){% endif %}.</p><p>If you cannot make it, please let us know.</p>",
     ),
     (
         "lab_result_ready",

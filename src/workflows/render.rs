@@ -56,12 +56,18 @@ pub fn render(env: &Environment<'_>, source: &str, vars: &Value) -> Result<Strin
         return Ok(source.to_string());
     }
     let tmpl = env.template_from_str(source).map_err(|e| describe(&e))?;
-    for path in tmpl.undeclared_variables(true) {
-        if let Some(missing) = missing_part(vars, &path) {
-            return Err(format!("{{{{ {path} }}}}: {missing}"));
+    // Render first: `{% if appointment is defined %}` may test for what is missing. Only when
+    // rendering fails is the missing variable looked for, to name it.
+    tmpl.render(JValue::from_serialize(vars)).map_err(|e| {
+        if e.kind() == minijinja::ErrorKind::UndefinedError {
+            for path in tmpl.undeclared_variables(true) {
+                if let Some(missing) = missing_part(vars, &path) {
+                    return format!("{{{{ {path} }}}}: {missing}");
+                }
+            }
         }
-    }
-    tmpl.render(JValue::from_serialize(vars)).map_err(|e| describe(&e))
+        describe(&e)
+    })
 }
 
 /// Renders every string inside `config` (objects and arrays kept as they are).
@@ -129,6 +135,15 @@ mod tests {
     }
 
     #[test]
+    fn the_follow_up_email_renders_without_an_appointment() {
+        let vars = json!({"patient": {"name": "Bella", "owner": {"firstName": "Ann"}}});
+        let (_, subject, text, html) = super::super::email::BUILTIN[0];
+        for part in [subject, text, html] {
+            assert!(render(&env(), part, &vars).unwrap().contains("Bella"), "{part}");
+        }
+    }
+
+    #[test]
     fn a_missing_variable_is_named() {
         let vars = json!({"patient": {"name": "Bella", "owner": {}}});
         assert_eq!(
@@ -137,6 +152,8 @@ mod tests {
         );
         assert!(render(&env(), "Hi {{ clinet.name }}", &vars).unwrap_err().contains("no variable \"clinet\""));
         assert!(check_syntax(&env(), "{{ unclosed").is_err());
+        let optional = "Hi{% if appointment is defined %} on {{ appointment.startsAt }}{% endif %}";
+        assert_eq!(render(&env(), optional, &vars).unwrap(), "Hi", "a test for a missing variable is no error");
         assert!(check_syntax(&env(), "{{ patient.name | upper }}").is_ok());
     }
 

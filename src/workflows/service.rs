@@ -68,7 +68,7 @@ fn to_wire(s: &Services, t: &TemplateRow) -> WorkflowTemplate {
     }
 }
 
-fn execution_to_wire(e: ExecutionRow, steps: Vec<StepRow>) -> WorkflowExecution {
+fn execution_to_wire(e: ExecutionRow, steps: Vec<StepRow>, now: i64) -> WorkflowExecution {
     let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
     WorkflowExecution {
         trigger_data: parse(&e.trigger_data),
@@ -79,6 +79,7 @@ fn execution_to_wire(e: ExecutionRow, steps: Vec<StepRow>) -> WorkflowExecution 
             .map(|s| WorkflowExecutionStep {
                 action_config: parse(&s.action_config),
                 output: parse(&s.output),
+                duration_ms: (s.completed_at.unwrap_or(now) - s.started_at).max(0),
                 started_at: rfc3339(s.started_at),
                 completed_at: s.completed_at.map(rfc3339),
                 id: s.id,
@@ -91,6 +92,7 @@ fn execution_to_wire(e: ExecutionRow, steps: Vec<StepRow>) -> WorkflowExecution 
                 branch: s.branch,
             })
             .collect(),
+        duration_ms: (e.completed_at.unwrap_or(now) - e.started_at).max(0),
         started_at: rfc3339(e.started_at),
         completed_at: e.completed_at.map(rfc3339),
         cause: e.cause.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default(),
@@ -417,7 +419,7 @@ impl Services {
         caller.require(Can::ReadWorkflows)?;
         let e = self.db.execution(id).await?.ok_or(Error::NotFound("workflow execution"))?;
         let steps = self.db.steps(id).await?;
-        Ok(execution_to_wire(e, steps))
+        Ok(execution_to_wire(e, steps, self.now_ms()))
     }
 
     pub async fn list_executions(&self, caller: &Principal, q: &ExecutionQuery) -> Result<ExecutionPage> {
@@ -465,7 +467,10 @@ impl Services {
             Some(last) if rows.len() == limit as usize => Some(format!("{}_{}", last.created_at, last.id)),
             _ => None,
         };
-        Ok(ExecutionPage { data: rows.into_iter().map(|e| execution_to_wire(e, Vec::new())).collect(), next_cursor })
+        Ok(ExecutionPage {
+            data: rows.into_iter().map(|e| execution_to_wire(e, Vec::new(), self.now_ms())).collect(),
+            next_cursor,
+        })
     }
 
     /// Stops a running or waiting execution at once.

@@ -158,6 +158,9 @@ pub struct WorkflowExecution {
     pub steps: Vec<WorkflowExecutionStep>,
     pub started_at: String,
     pub completed_at: Option<String>,
+    /// From start to end, or to now while it runs (ms).
+    #[serde(default)]
+    pub duration_ms: i64,
     pub error: Option<String>,
     /// The workflow runs whose actions caused this one, oldest first.
     pub cause: Vec<String>,
@@ -188,6 +191,9 @@ pub struct WorkflowExecutionStep {
     pub branch: Option<String>,
     pub started_at: String,
     pub completed_at: Option<String>,
+    /// From start to end, or to now while it runs (ms).
+    #[serde(default)]
+    pub duration_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,4 +352,48 @@ pub struct DryRunStep {
     pub detail: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// An event name in words: `appointment.completed` → "When an appointment is completed".
+pub fn event_in_words(event: &str) -> String {
+    let Some((entity, action)) = event.split_once('.') else { return format!("When {event} happens") };
+    let noun = entity.replace('_', " ");
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("When {article} {noun} is {}", action.replace('_', " "))
+}
+
+impl WorkflowTemplate {
+    /// What starts it, in words: "When an appointment is completed", "On the schedule 0 8 * * MON (Europe/London)", "Run by hand".
+    pub fn trigger_in_words(&self) -> String {
+        let config = |k: &str| self.trigger_config.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        match self.trigger_type {
+            TriggerType::Manual => "Run by hand".into(),
+            TriggerType::Event => {
+                let conditions = self.trigger_config.get("conditions").is_some_and(|c| !c.is_null());
+                format!(
+                    "{}{}",
+                    event_in_words(&config("event")),
+                    if conditions { ", if its conditions hold" } else { "" }
+                )
+            }
+            TriggerType::Schedule => {
+                let tz = Some(config("timezone"))
+                    .filter(|z| !z.is_empty())
+                    .unwrap_or_else(|| "the practice's timezone".into());
+                format!("On the schedule {} ({tz})", config("cron"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_read_as_sentences() {
+        assert_eq!(event_in_words("appointment.completed"), "When an appointment is completed");
+        assert_eq!(event_in_words("lab_test.ordered"), "When a lab test is ordered");
+        assert_eq!(event_in_words("invoice.overdue"), "When an invoice is overdue");
+    }
 }

@@ -15,6 +15,7 @@ const NAV: &[(&str, &str)] = &[
     ("/webhooks", "Webhooks"),
     ("/workflows", "Workflows"),
     ("/executions", "Executions"),
+    ("/mailbox", "Mailbox"),
     ("/records", "Records"),
     ("/inspector", "Inspector"),
     ("/notifications", "Notifications"),

@@ -1,11 +1,13 @@
 pub mod dashboard;
+pub mod executions;
 pub mod inspector;
 pub mod login;
+pub mod mailbox;
 pub mod not_found;
 pub mod notifications;
-pub mod placeholders;
 pub mod record_detail;
 pub mod records;
 pub mod settings;
 pub mod webhook_detail;
 pub mod webhooks;
+pub mod workflows;

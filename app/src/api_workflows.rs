@@ -1,0 +1,74 @@
+//! Server functions of the Workflows, Executions and Mailbox pages: thin
+//! calls into the domain's workflow services, which decide what the caller
+//! may do (staff read and run templates; admins change them, cancel, retry).
+
+use leptos::prelude::*;
+use wire::webhooks::Page;
+use wire::workflows::{ExecuteAccepted, ExecutionPage, OutboxEmail, WorkflowExecution, WorkflowTemplate};
+
+#[cfg(feature = "ssr")]
+use crate::api::ssr;
+
+#[server(prefix = "/rpc", endpoint = "workflow_templates")]
+pub async fn workflow_templates(search: String) -> Result<Page<WorkflowTemplate>, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let q = wire::workflows::TemplateQuery {
+        search: Some(search).filter(|s| !s.trim().is_empty()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    s.list_templates(&p, &q, true).await.map_err(ssr::user_error)
+}
+
+/// Runs a template now; `trigger_data` is the JSON object typed in the form.
+#[server(prefix = "/rpc", endpoint = "run_template")]
+pub async fn run_template(id: String, trigger_data: String) -> Result<ExecuteAccepted, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let text = if trigger_data.trim().is_empty() { "{}" } else { trigger_data.trim() };
+    let data = serde_json::from_str(text)
+        .map_err(|e| ssr::user_error(domain::Error::invalid("triggerData", format!("is not JSON: {e}"))))?;
+    s.execute_template(&p, &id, wire::workflows::ExecuteInput { trigger_data: data }).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "set_template_active")]
+pub async fn set_template_active(id: String, active: bool) -> Result<WorkflowTemplate, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let input = wire::workflows::TemplateInput { is_active: Some(active), ..Default::default() };
+    s.update_template(&p, &id, input).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "workflow_executions")]
+pub async fn workflow_executions(status: String, cursor: String) -> Result<ExecutionPage, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let q = wire::workflows::ExecutionQuery {
+        status: Some(status).filter(|s| !s.is_empty()),
+        cursor: Some(cursor).filter(|c| !c.is_empty()),
+        limit: Some(25),
+        ..Default::default()
+    };
+    s.list_executions(&p, &q).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "execution_detail")]
+pub async fn execution_detail(id: String) -> Result<WorkflowExecution, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.get_execution(&p, &id).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "cancel_workflow_execution")]
+pub async fn cancel_workflow_execution(id: String) -> Result<WorkflowExecution, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.cancel_execution(&p, &id).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "retry_workflow_execution")]
+pub async fn retry_workflow_execution(id: String) -> Result<WorkflowExecution, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.retry_execution(&p, &id).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "outbox_emails")]
+pub async fn outbox_emails() -> Result<Vec<OutboxEmail>, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.outbox(&p, 100).await.map_err(ssr::user_error)
+}

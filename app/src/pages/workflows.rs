@@ -1,0 +1,128 @@
+//! The workflow library: templates by category, what starts each, how often
+//! it ran, active or not; run one now with trigger data. (The visual builder
+//! is still to come: templates are made through the REST API and the demo.)
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use wire::workflows::WorkflowTemplate;
+
+use crate::api_workflows::{workflow_templates, RunTemplate, SetTemplateActive};
+use crate::components::layout::Shell;
+use crate::components::live::use_live;
+use crate::components::ui::{clean_error, ErrorMessage, Loading};
+
+#[component]
+pub fn WorkflowsPage() -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let live = use_live();
+    let toggle = ServerAction::<SetTemplateActive>::new();
+    let list = Resource::new(
+        move || (search.get(), live.get(), toggle.version().get()),
+        |(search, _, _)| workflow_templates(search),
+    );
+    view! {
+        <Shell title="Workflows">
+            <div class="mb-4 flex flex-wrap items-end gap-3">
+                <div>
+                    <label for="wf-search" class="block text-sm font-medium">"Search"</label>
+                    <input id="wf-search" type="search" placeholder="Names and descriptions…"
+                        class="mt-1 w-64 rounded-md border border-slate-300 px-3 py-1.5"
+                        prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
+                </div>
+                <A href="/executions" attr:class="text-sm text-purple-800 hover:underline">"See what ran →"</A>
+            </div>
+            {move || toggle.value().get().and_then(Result::err).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
+            <Transition fallback=Loading>
+                {move || list.get().map(|r| match r {
+                    Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
+                    Ok(page) if page.data.is_empty() => view! {
+                        <p class="rounded-lg border border-dashed border-slate-300 bg-white p-8 text-center text-slate-600">
+                            "No workflow templates yet. Create one with POST /api/v1/workflow-templates, or load the demo practice."
+                        </p>
+                    }.into_any(),
+                    Ok(page) => {
+                        let mut categories: Vec<String> = page.data.iter().map(|t| t.category.clone()).collect();
+                        categories.sort();
+                        categories.dedup();
+                        categories.into_iter().map(|c| {
+                            let in_category: Vec<WorkflowTemplate> = page.data.iter().filter(|t| t.category == c).cloned().collect();
+                            view! {
+                                <section class="mb-6">
+                                    <h2 class="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500">{c.replace('_', " ")}</h2>
+                                    <ul class="space-y-3">
+                                        {in_category.into_iter().map(|t| view! { <TemplateCard template=t toggle/> }).collect_view()}
+                                    </ul>
+                                </section>
+                            }
+                        }).collect_view().into_any()
+                    }
+                })}
+            </Transition>
+        </Shell>
+    }
+}
+
+#[component]
+fn TemplateCard(template: WorkflowTemplate, toggle: ServerAction<SetTemplateActive>) -> impl IntoView {
+    let run = ServerAction::<RunTemplate>::new();
+    let open = RwSignal::new(false);
+    let data = RwSignal::new("{}".to_string());
+    let id = template.id.clone();
+    let id2 = StoredValue::new(template.id.clone());
+    let field_id = StoredValue::new(format!("data-{}", template.id));
+    let active = template.is_active;
+    let steps = template.actions.len();
+    view! {
+        <li data-testid="template-card" class="rounded-lg border border-slate-200 bg-white p-4">
+            <div class="flex flex-wrap items-start justify-between gap-3">
+                <div class="min-w-0">
+                    <h3 class="font-semibold">{template.name.clone()}</h3>
+                    <p class="text-sm text-slate-600">{template.description.clone()}</p>
+                    <p data-testid="trigger" class="mt-1 text-sm">{template.trigger_in_words()}</p>
+                    {(!template.next_runs.is_empty()).then(|| view! {
+                        <p class="text-xs text-slate-500">{format!("Next: {}", template.next_runs.iter().take(3).map(|t| t.get(..16).unwrap_or(t).replace('T', " ")).collect::<Vec<_>>().join(", "))}" UTC"</p>
+                    })}
+                </div>
+                <div class="flex items-center gap-3 text-sm">
+                    <span class="text-slate-500">{format!("{steps} {} · ran {} times · v{}", if steps == 1 { "action" } else { "actions" }, template.usage_count, template.version)}</span>
+                    <span class=if active { "rounded-full bg-green-100 px-2 py-0.5 text-xs text-green-800" } else { "rounded-full bg-slate-200 px-2 py-0.5 text-xs text-slate-700" }>
+                        {if active { "active" } else { "inactive" }}
+                    </span>
+                    <button type="button" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100"
+                        on:click=move |_| { toggle.dispatch(SetTemplateActive { id: id.clone(), active: !active }); }>
+                        {if active { "Deactivate" } else { "Activate" }}
+                    </button>
+                    <button type="button" class="rounded-md bg-purple-700 px-3 py-1 text-white hover:bg-purple-800 disabled:opacity-50"
+                        disabled=!active aria-expanded=move || open.get().to_string()
+                        on:click=move |_| open.update(|o| *o = !*o)>
+                        "Run…"
+                    </button>
+                </div>
+            </div>
+            <Show when=move || open.get()>
+                <form class="mt-3 space-y-2" on:submit=move |ev| {
+                    ev.prevent_default();
+                    run.dispatch(RunTemplate { id: id2.get_value(), trigger_data: data.get() });
+                }>
+                    <label class="block text-sm font-medium" for=field_id.get_value()>"Trigger data (JSON)"</label>
+                    <textarea id=field_id.get_value() rows="3"
+                        class="w-full rounded-md border border-slate-300 px-3 py-1.5 font-mono text-sm"
+                        prop:value=data on:input=move |ev| data.set(event_target_value(&ev))></textarea>
+                    <p class="text-xs text-slate-500">"Ids such as patientId, appointmentId or clientId bring their records in: {{patient.owner.email}}."</p>
+                    <button type="submit" class="rounded-md bg-purple-700 px-3 py-1 text-sm text-white hover:bg-purple-800"
+                        disabled=move || run.pending().get()>
+                        {move || if run.pending().get() { "Starting…" } else { "Run now" }}
+                    </button>
+                    {move || run.value().get().map(|r| match r {
+                        Ok(a) => view! {
+                            <p role="status" class="text-sm text-green-800">
+                                "Started: "<A href=format!("/executions/{}", a.execution_id) attr:class="underline">"watch the execution"</A>
+                            </p>
+                        }.into_any(),
+                        Err(e) => view! { <p role="alert" class="text-sm text-red-700">{clean_error(&e.to_string())}</p> }.into_any(),
+                    })}
+                </form>
+            </Show>
+        </li>
+    }
+}
