@@ -125,9 +125,10 @@ impl Runner {
                     Err(e) => tracing::error!(error = %e, kind = handler.kind(), "claiming due work failed"),
                 }
             }
-            if more || claimed_any {
-                // A full batch: more may be due right now. A partial one: the probe saw the
-                // rows just claimed, not when the next one is due; probe again to sleep until then.
+            if more || (claimed_any && !blocked) {
+                // A full batch: more may be due right now. A partial one with room to spare: the
+                // probe saw the rows just claimed, not when the next is due; probe again to sleep
+                // until then. (Without room, the handler's freed room wakes the runner.)
                 tokio::task::yield_now().await;
                 continue;
             }

@@ -29,6 +29,8 @@ use crate::{Error, Result, Services};
 const STEPS_PER_CLAIM: usize = 50;
 /// Executions in hand at once.
 const IN_HAND: usize = 256;
+/// Claimed executions whose steps share one transaction.
+const GROUP: usize = 32;
 
 /// Who a workflow acts as: the system, named after the execution.
 fn actor(execution_id: &str) -> Principal {
@@ -56,34 +58,19 @@ impl Handler for WorkflowHandler {
     }
 
     fn start(&self, rows: Vec<Claimed>) {
-        for row in rows {
-            self.in_hand.fetch_add(1, Ordering::Relaxed);
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let group: Vec<Claimed> = rows.by_ref().take(GROUP).collect();
+            self.in_hand.fetch_add(group.len(), Ordering::Relaxed);
             let (s, in_hand) = (self.services.clone(), self.in_hand.clone());
             tokio::spawn(async move {
-                if let Err(e) = run(&s, &row).await {
-                    tracing::warn!(error = %e, execution = %row.subject_id, "a workflow step could not be recorded; it is tried again");
-                    let now = s.now_ms();
-                    let failed = async {
-                        let mut tx = s.db.begin().await?;
-                        let owner = Runner::owner(&s);
-                        due::store::fail(
-                            &mut tx,
-                            &owner,
-                            &row.lease(),
-                            &e.to_string(),
-                            now + 5_000,
-                            s.settings.due_max_attempts,
-                            now,
-                        )
-                        .await?;
-                        tx.commit().await
-                    };
-                    if let Err(e) = failed.await {
-                        tracing::error!(error = %e, "could not record the failure either; the lease will end");
-                    }
+                let n = group.len();
+                run_group(&s, group).await;
+                // Wake a runner waiting for room once half of it is free, so that it claims
+                // in batches rather than one row per finished execution.
+                if in_hand.fetch_sub(n, Ordering::Relaxed) - n <= IN_HAND / 2 {
+                    s.room_freed.notify_one();
                 }
-                in_hand.fetch_sub(1, Ordering::Relaxed);
-                s.room_freed.notify_one();
             });
         }
     }
@@ -139,36 +126,153 @@ async fn hold(s: &Services, owner: &str, row: &Claimed) -> Result<Option<Tx>> {
     Ok(due::store::holds(&mut tx, owner, &row.lease(), until).await?.then_some(tx))
 }
 
-/// Runs the execution of a claimed row for up to a batch of steps.
+/// A webhook step reached: its call happens outside any transaction.
+struct Call {
+    exec: ExecutionRow,
+    action: Action,
+    path: Path,
+    vars: Value,
+    attempts: i64,
+    cause: Cause,
+    now: i64,
+}
+
+enum Flow {
+    /// The claim's work is written (to commit).
+    Done,
+    /// What came before is written (to commit); then the call, then [`steps`] again with its outcome.
+    Call(Box<Call>),
+}
+
+/// Runs claimed executions, their steps sharing one transaction; one that
+/// reaches a webhook, or a group that fails, goes on alone.
+async fn run_group(s: &Services, rows: Vec<Claimed>) {
+    if rows.len() > 1 {
+        let owner = Runner::owner(s);
+        let shared = async {
+            let mut tx = s.db.begin().await?;
+            let mut told = Told::default();
+            let mut alone = Vec::new();
+            let until = s.now_ms() + s.settings.worker.lease_ms;
+            for (i, row) in rows.iter().enumerate() {
+                if !due::store::holds(&mut tx, &owner, &row.lease(), until).await? {
+                    continue; // Someone else has it now (or it was cancelled).
+                }
+                if let Flow::Call(_) = steps(s, &mut tx, row, &mut told, None).await? {
+                    alone.push(i);
+                }
+            }
+            tx.commit().await?;
+            told.tell(s);
+            Ok::<_, Error>(alone)
+        };
+        match shared.await {
+            Ok(alone) => {
+                for i in alone {
+                    run_alone(s, &rows[i]).await;
+                }
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "a group of workflow steps failed; each runs on its own"),
+        }
+    }
+    for row in &rows {
+        run_alone(s, row).await;
+    }
+}
+
+/// Runs one claimed execution; a failure is recorded on its due row (retried, dead after too many).
+async fn run_alone(s: &Services, row: &Claimed) {
+    if let Err(e) = run(s, row).await {
+        tracing::warn!(error = %e, execution = %row.subject_id, "a workflow step could not be recorded; it is tried again");
+        let now = s.now_ms();
+        let failed = async {
+            let mut tx = s.db.begin().await?;
+            let owner = Runner::owner(s);
+            due::store::fail(
+                &mut tx,
+                &owner,
+                &row.lease(),
+                &e.to_string(),
+                now + 5_000,
+                s.settings.due_max_attempts,
+                now,
+            )
+            .await?;
+            tx.commit().await
+        };
+        if let Err(e) = failed.await {
+            tracing::error!(error = %e, "could not record the failure either; the lease will end");
+        }
+    }
+}
+
+/// Runs the execution of a claimed row for up to a batch of steps, making
+/// each webhook call between two transactions.
 async fn run(s: &Services, row: &Claimed) -> Result<()> {
+    let owner = Runner::owner(s);
+    let env = super::render::environment(s.settings.timezone);
+    let mut called = None;
+    loop {
+        // Someone else has it now (or it was cancelled): write nothing.
+        let Some(mut tx) = hold(s, &owner, row).await? else { return Ok(()) };
+        let mut told = Told::default();
+        let flow = steps(s, &mut tx, row, &mut told, called.take()).await?;
+        tx.commit().await?;
+        told.tell(s);
+        let Flow::Call(c) = flow else { return Ok(()) };
+        let cx = StepContext {
+            services: s,
+            execution: &c.exec,
+            vars: &c.vars,
+            now: c.now,
+            env: &env,
+            cause: c.cause.clone(),
+            attempts: c.attempts,
+        };
+        called = Some((c.path.clone(), actions::webhook(&cx, &c.action).await));
+    }
+}
+
+/// Runs steps of the claimed execution in `tx` (which holds its row) until
+/// one stops it, a batch is done, or a webhook is next (`Flow::Call`);
+/// `called` is the outcome of the call a previous pass stopped for.
+async fn steps(
+    s: &Services,
+    tx: &mut Tx,
+    row: &Claimed,
+    told: &mut Told,
+    mut called: Option<(Path, Outcome)>,
+) -> Result<Flow> {
     let owner = Runner::owner(s);
     let lease = row.lease();
     let env = super::render::environment(s.settings.timezone);
-    let mut told = Told::default();
-    // Someone else has it now (or it was cancelled): write nothing.
-    let Some(mut tx) = hold(s, &owner, row).await? else { return Ok(()) };
-    let Some(mut exec) = store::lock_execution(&mut tx, &row.subject_id).await? else {
-        due::store::finish(&mut tx, &owner, &[&lease]).await?;
-        return tx.commit().await;
+    let Some(mut exec) = store::lock_execution(tx, &row.subject_id).await? else {
+        due::store::finish(tx, &owner, &[&lease]).await?;
+        return Ok(Flow::Done);
     };
     let actions: Vec<Action> = serde_json::from_str(&exec.actions).map_err(Error::internal)?;
-    let mut steps = store::steps_in(&mut tx, &exec.id).await?;
+    // A pending execution has no steps yet (the claim that ran its first ones would have moved it on).
+    let mut steps = if exec.status == "pending" { Vec::new() } else { store::steps_in(tx, &exec.id).await? };
     let mut ran = 0;
+    // The execution row is written once per batch, and before anything that may read it.
+    let mut dirty = false;
     loop {
         if ended(&exec.status) {
-            due::store::finish(&mut tx, &owner, &[&lease]).await?;
+            due::store::finish(tx, &owner, &[&lease]).await?;
             break;
         }
         let Some((path, action)) = cursor_of(&exec).and_then(|p| template::action_at(&actions, &p).map(|a| (p, a)))
         else {
-            complete(&mut tx, &mut exec, s.now_ms()).await?;
-            due::store::finish(&mut tx, &owner, &[&lease]).await?;
+            complete(tx, &mut exec, s.now_ms()).await?;
+            dirty = false;
+            due::store::finish(tx, &owner, &[&lease]).await?;
             told.ended = Some("completed");
             break;
         };
         if ran >= STEPS_PER_CLAIM {
             // A long run of quick steps: give the rest of the queue a turn, and come back at once.
-            due::store::reschedule(&mut tx, &owner, &[(&lease, s.now_ms())]).await?;
+            due::store::reschedule(tx, &owner, &[(&lease, s.now_ms())]).await?;
             told.more = true;
             break;
         }
@@ -184,34 +288,25 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
             &Cause { chain: exec.cause.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default() },
             &exec.id,
         );
-        let vars = variables(&mut tx, &exec, now).await?;
-        let mut called = None;
-        if action.action_type == "webhook" {
-            // Commit what came before, call with no transaction open, then look again.
-            tx.commit().await?;
-            told.tell(s);
-            let cx = StepContext {
-                services: s,
-                execution: &exec,
-                vars: &vars,
-                now,
-                env: &env,
-                cause: cause.clone(),
-                attempts,
-            };
-            called = Some(actions::webhook(&cx, &action).await);
-            let Some(again) = hold(s, &owner, row).await? else { return Ok(()) };
-            tx = again;
-            let Some(fresh) = store::lock_execution(&mut tx, &row.subject_id).await? else { return Ok(()) };
-            if cursor_of(&fresh).as_ref() != Some(&path) || ended(&fresh.status) {
-                exec = fresh;
-                continue;
-            }
-            exec = fresh;
+        let vars = variables(tx, &exec, now).await?;
+        if dirty
+            && matches!(
+                action.action_type.as_str(),
+                "webhook" | "create_record" | "update_record" | "parallel" | "run_workflow"
+            )
+        {
+            // These commit, or change records whose waits may read executions: the row must be current.
+            store::save_execution(tx, &exec).await?;
+        }
+        // The answer of the call a previous pass stopped for, if it was for this step.
+        let answer = called.take().filter(|(p, _)| *p == path).map(|(_, o)| o);
+        if action.action_type == "webhook" && answer.is_none() {
+            // The call happens with no transaction open: what came before commits first (saved above).
+            return Ok(Flow::Call(Box::new(Call { exec, action, path, vars, attempts, cause, now })));
         }
         let cx = StepContext { services: s, execution: &exec, vars: &vars, now, env: &env, cause, attempts };
         let mut emitted = Vec::new();
-        let outcome = match (action.action_type.as_str(), called) {
+        let outcome = match (action.action_type.as_str(), answer) {
             (_, Some(o)) => o,
             ("wait", _) => match existing.as_ref().filter(|st| st.status == "waiting") {
                 // Back from the wait: it is over (or it was moved earlier).
@@ -228,11 +323,11 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 None => actions::wait_until(&cx, &action),
             },
             ("condition", _) => actions::condition(&cx, &action),
-            ("parallel" | "run_workflow", _) => super::children::step(&cx, &mut tx, &action, existing.as_ref()).await?,
-            ("send_email", _) => actions::send_email(&cx, &mut tx, &action).await?,
-            ("send_notification", _) => actions::send_notification(&cx, &mut tx, &action).await?,
+            ("parallel" | "run_workflow", _) => super::children::step(&cx, tx, &action, existing.as_ref()).await?,
+            ("send_email", _) => actions::send_email(&cx, tx, &action).await?,
+            ("send_notification", _) => actions::send_notification(&cx, tx, &action).await?,
             ("create_record" | "update_record", _) => {
-                let (o, e) = actions::record(&cx, &mut tx, &action, &actor(&exec.id)).await?;
+                let (o, e) = actions::record(&cx, tx, &action, &actor(&exec.id)).await?;
                 emitted = e;
                 o
             }
@@ -264,7 +359,7 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 exec.wait_record_id = anchor.as_ref().map(|a| a.record_id.clone());
                 exec.wait_field = anchor.as_ref().map(|a| a.field.clone());
                 exec.wait_offset_ms = anchor.map(|a| a.offset_ms);
-                due::store::reschedule(&mut tx, &owner, &[(&lease, until)]).await?;
+                due::store::reschedule(tx, &owner, &[(&lease, until)]).await?;
             }
             Outcome::Wait { until, .. } => {
                 // A time already past: the wait is over at once.
@@ -282,7 +377,7 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 exec.status = "waiting".into();
                 exec.waiting_until = None;
                 // No due row while it waits: each child schedules it when it ends.
-                due::store::finish(&mut tx, &owner, &[&lease]).await?;
+                due::store::finish(tx, &owner, &[&lease]).await?;
             }
             Outcome::Retry { at, error, output } => {
                 let mut o = output;
@@ -291,7 +386,7 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                 step.output = o.to_string();
                 step.error = Some(error);
                 exec.status = "running".into();
-                due::store::reschedule(&mut tx, &owner, &[(&lease, at)]).await?;
+                due::store::reschedule(tx, &owner, &[(&lease, at)]).await?;
             }
             Outcome::Failed { error } => {
                 step.status = "failed".into();
@@ -302,13 +397,13 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
                     Some(format!("{} ({}): {error}", action.name.clone().if_empty(&action.id), action.action_type));
                 exec.completed_at = Some(now);
                 exec.cursor = Some(serde_json::to_string(&path).expect("paths serialise"));
-                due::store::finish(&mut tx, &owner, &[&lease]).await?;
-                super::children::ended_in(&mut tx, &exec, now).await?;
+                due::store::finish(tx, &owner, &[&lease]).await?;
+                super::children::ended_in(tx, &exec, now).await?;
                 told.ended = Some("failed");
             }
         }
-        store::upsert_step(&mut tx, &step).await?;
-        store::save_execution(&mut tx, &exec).await?;
+        store::upsert_step(tx, &step).await?;
+        dirty = true;
         told.emitted.extend(emitted);
         told.steps.push((status_label(&step.status), began.elapsed().as_secs_f64()));
         match steps.iter_mut().find(|st| st.action_id == step.action_id) {
@@ -320,9 +415,10 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
             break;
         }
     }
-    tx.commit().await?;
-    told.tell(s);
-    Ok(())
+    if dirty {
+        store::save_execution(tx, &exec).await?;
+    }
+    Ok(Flow::Done)
 }
 
 /// The execution ran its last step.
