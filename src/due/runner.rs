@@ -8,6 +8,9 @@
 //! a handler frees some.
 
 use std::sync::Arc;
+
+/// After a partial claim, how soon the runner looks for the next due row (ms).
+const RECHECK_MS: u64 = 10;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -125,15 +128,16 @@ impl Runner {
                     Err(e) => tracing::error!(error = %e, kind = handler.kind(), "claiming due work failed"),
                 }
             }
-            if more || (claimed_any && !blocked) {
-                // A full batch: more may be due right now. A partial one with room to spare: the
-                // probe saw the rows just claimed, not when the next is due; probe again to sleep
-                // until then. (Without room, the handler's freed room wakes the runner.)
+            if more {
+                // A full batch: more may be due right now.
                 tokio::task::yield_now().await;
                 continue;
             }
             let idle = Duration::from_millis(cfg.idle_poll_ms);
             let sleep = match next.iter().flatten().min() {
+                // A partial claim with room to spare: the probe saw the rows just claimed, not
+                // when the next one is due; look again shortly rather than a whole poll later.
+                _ if claimed_any && !blocked => Duration::from_millis(RECHECK_MS).min(idle),
                 Some(&t) if t > now => Duration::from_millis((t - now) as u64).min(idle),
                 // Due but not claimable now (handlers full, partitions saturated): wait to be woken.
                 _ => idle,
