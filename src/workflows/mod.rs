@@ -27,6 +27,7 @@ pub mod children;
 pub mod dry_run;
 pub mod email;
 pub mod engine;
+pub mod executions;
 pub mod render;
 pub mod schedule;
 pub mod service;
