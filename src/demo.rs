@@ -127,7 +127,7 @@ impl Services {
             self.create_webhook(caller, input).await?;
             sum.webhooks += 1;
         }
-        let have: Vec<String> = self.db.list_all_template_names().await?;
+        let have: Vec<String> = self.db.template_actions().await?.into_iter().map(|(_, name, _)| name).collect();
         for t in demo_workflows() {
             if have.iter().any(|n| Some(n.as_str()) == t["name"].as_str()) {
                 continue;

@@ -39,6 +39,20 @@ async fn receiver() -> (String, Seen) {
     (format!("http://{addr}/hook"), seen)
 }
 
+/// An admin API key made by the binary, and a free port with its base URL.
+fn admin_key_and_port(db: &TestDb, data: &TempDir, name: &str) -> (String, u16, String) {
+    let out = Command::new(BIN)
+        .args(["keys", "create", "--name", name, "--role", "admin"])
+        .env("DATABASE_URL", &db.url)
+        .env("PURPLE_CROSS_DATA_DIR", &data.0)
+        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    (key, port, format!("http://127.0.0.1:{port}"))
+}
+
 fn spawn_server(db_url: &str, data: &TempDir, port: u16) -> Child {
     spawn_server_with(db_url, data, port, &[])
 }
@@ -74,16 +88,7 @@ const EVENTS: usize = 150;
 
 async fn sigkill_with_deliveries_in_flight_loses_nothing(db: TestDb) {
     let data = TempDir::new("kill");
-    let out = Command::new(BIN)
-        .args(["keys", "create", "--name", "kill-test", "--role", "admin"])
-        .env("DATABASE_URL", &db.url)
-        .env("PURPLE_CROSS_DATA_DIR", &data.0)
-        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
+    let (key, port, base) = admin_key_and_port(&db, &data, "kill-test");
     let (url, seen) = receiver().await;
 
     let mut server = spawn_server(&db.url, &data, port);
@@ -196,16 +201,7 @@ async fn json_of(r: reqwest::Response) -> serde_json::Value {
 /// through a real SMTP conversation, and is in the outbox once.
 async fn sigkill_during_a_wait_completes_once_after_restart(db: TestDb) {
     let data = TempDir::new("kill-wait");
-    let out = Command::new(BIN)
-        .args(["keys", "create", "--name", "kill-wait", "--role", "admin"])
-        .env("DATABASE_URL", &db.url)
-        .env("PURPLE_CROSS_DATA_DIR", &data.0)
-        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
+    let (key, port, base) = admin_key_and_port(&db, &data, "kill-wait");
     let (smtp_port, mail) = smtp_sink().await;
     let smtp = format!("smtp://127.0.0.1:{smtp_port}");
     let env = [("PURPLE_CROSS_SMTP_URL", smtp.as_str())];

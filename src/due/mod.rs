@@ -28,7 +28,7 @@ pub mod admin;
 pub mod runner;
 pub mod store;
 
-pub use runner::{Handler, Room, Runner};
+pub use runner::{record_failure, Handler, Room, Runner};
 pub use store::{Claimed, DeadRow, Lease, NewDue};
 
 /// Kinds of due work.

@@ -48,6 +48,22 @@ pub struct Runner {
     handlers: Vec<Arc<dyn Handler>>,
 }
 
+/// Records that handling `row` failed with `error`: tried again in `retry_in_ms`,
+/// dead after `due_max_attempts` (fenced: a lost lease records nothing). A
+/// failure to record it is logged; the lease then ends on its own.
+pub async fn record_failure(s: &Services, row: &Claimed, error: &str, retry_in_ms: i64) {
+    let now = s.now_ms();
+    let recorded = async {
+        let mut tx = s.db.begin().await?;
+        let owner = Runner::owner(s);
+        store::fail(&mut tx, &owner, &row.lease(), error, now + retry_in_ms, s.settings.due_max_attempts, now).await?;
+        tx.commit().await
+    };
+    if let Err(e) = recorded.await {
+        tracing::error!(error = %e, kind = %row.kind, subject = %row.subject_id, "could not record a failed handling; its lease will end");
+    }
+}
+
 impl Runner {
     pub fn new(services: Services) -> Self {
         Runner { services, handlers: Vec::new() }

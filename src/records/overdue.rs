@@ -80,26 +80,7 @@ impl Handler for OverdueHandler {
             for row in rows {
                 if let Err(e) = check(&s, &row).await {
                     tracing::warn!(error = %e, invoice = %row.subject_id, "the overdue check failed; it is tried again");
-                    let now = s.now_ms();
-                    let failed = async {
-                        let mut tx = s.db.begin().await?;
-                        let owner = Runner::owner(&s);
-                        let msg = e.to_string();
-                        due::store::fail(
-                            &mut tx,
-                            &owner,
-                            &row.lease(),
-                            &msg,
-                            now + 30_000,
-                            s.settings.due_max_attempts,
-                            now,
-                        )
-                        .await?;
-                        tx.commit().await
-                    };
-                    if let Err(e) = failed.await {
-                        tracing::error!(error = %e, "could not record the failed overdue check; its lease will end");
-                    }
+                    due::record_failure(&s, &row, &e.to_string(), 30_000).await;
                 }
                 in_hand.fetch_sub(1, Ordering::Relaxed);
             }

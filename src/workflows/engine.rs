@@ -185,25 +185,7 @@ async fn run_group(s: &Services, rows: Vec<Claimed>) {
 async fn run_alone(s: &Services, row: &Claimed) {
     if let Err(e) = run(s, row).await {
         tracing::warn!(error = %e, execution = %row.subject_id, "a workflow step could not be recorded; it is tried again");
-        let now = s.now_ms();
-        let failed = async {
-            let mut tx = s.db.begin().await?;
-            let owner = Runner::owner(s);
-            due::store::fail(
-                &mut tx,
-                &owner,
-                &row.lease(),
-                &e.to_string(),
-                now + 5_000,
-                s.settings.due_max_attempts,
-                now,
-            )
-            .await?;
-            tx.commit().await
-        };
-        if let Err(e) = failed.await {
-            tracing::error!(error = %e, "could not record the failure either; the lease will end");
-        }
+        due::record_failure(s, row, &e.to_string(), 5_000).await;
     }
 }
 

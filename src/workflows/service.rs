@@ -104,6 +104,23 @@ impl Services {
         self.events_changed();
     }
 
+    /// Finishes a template write in `tx`: the version's snapshot, the schedule row, the caches.
+    async fn commit_version(
+        &self,
+        mut tx: crate::store::Tx,
+        row: &TemplateRow,
+        wire: WorkflowTemplate,
+        now: i64,
+    ) -> Result<WorkflowTemplate> {
+        let snapshot = serde_json::to_string(&wire).map_err(Error::internal)?;
+        store::insert_version(&mut tx, &row.id, row.version, &snapshot, now).await?;
+        triggers::reschedule_template(self, &mut tx, row, now).await?;
+        tx.commit().await?;
+        self.templates_changed();
+        self.due_work_added();
+        Ok(wire)
+    }
+
     /// Checks `input` (applied over `current` for an update) and builds the row to write.
     async fn template_row(&self, input: TemplateInput, current: Option<&TemplateRow>, now: i64) -> Result<TemplateRow> {
         let env = render::environment(self.settings.timezone);
@@ -207,19 +224,7 @@ impl Services {
         let wire = to_wire(self, &row);
         let mut tx = self.db.begin().await?;
         store::insert_template(&mut tx, &row).await?;
-        store::insert_version(
-            &mut tx,
-            &row.id,
-            row.version,
-            &serde_json::to_string(&wire).map_err(Error::internal)?,
-            now,
-        )
-        .await?;
-        triggers::reschedule_template(self, &mut tx, &row, now).await?;
-        tx.commit().await?;
-        self.templates_changed();
-        self.due_work_added();
-        Ok(wire)
+        self.commit_version(tx, &row, wire, now).await
     }
 
     /// Every update makes a new version; executions under way keep the one they started with.
@@ -238,19 +243,7 @@ impl Services {
         if !store::update_template(&mut tx, &row, current.version).await? {
             return Err(Error::Conflict("the template changed meanwhile; read it again".into()));
         }
-        store::insert_version(
-            &mut tx,
-            &row.id,
-            row.version,
-            &serde_json::to_string(&wire).map_err(Error::internal)?,
-            now,
-        )
-        .await?;
-        triggers::reschedule_template(self, &mut tx, &row, now).await?;
-        tx.commit().await?;
-        self.templates_changed();
-        self.due_work_added();
-        Ok(wire)
+        self.commit_version(tx, &row, wire, now).await
     }
 
     pub async fn get_template(&self, caller: &Principal, id: &str) -> Result<WorkflowTemplate> {

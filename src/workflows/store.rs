@@ -212,10 +212,6 @@ impl Db {
         )
     }
 
-    pub async fn list_all_template_names(&self) -> Result<Vec<String>> {
-        Ok(with_pool!(self, pool => sqlx::query_scalar("SELECT name FROM workflow_templates").fetch_all(pool).await)?)
-    }
-
     pub async fn template_categories(&self) -> Result<Vec<(String, i64)>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, i64)>(
             "SELECT category, COUNT(*) FROM workflow_templates GROUP BY category ORDER BY category")
@@ -227,20 +223,9 @@ impl Db {
             "SELECT version, snapshot, created_at FROM workflow_template_versions WHERE template_id = $1 ORDER BY version DESC")
             .bind(id).fetch_all(pool).await)?)
     }
-
-    /// How many executions of a template wait (or run) now.
-    pub async fn unfinished_executions(&self, template_id: &str) -> Result<i64> {
-        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM workflow_executions WHERE template_id = $1 AND status IN ('pending', 'running', 'waiting')")
-            .bind(template_id).fetch_one(pool).await)?)
-    }
 }
 
 // ---- executions and steps ----
-
-pub async fn insert_execution(tx: &mut Tx, e: &ExecutionRow) -> Result<()> {
-    insert_executions(tx, std::slice::from_ref(e)).await
-}
 
 /// Inserts executions with multi-row statements.
 pub async fn insert_executions(tx: &mut Tx, rows: &[ExecutionRow]) -> Result<()> {

@@ -220,24 +220,7 @@ impl Handler for ScheduleHandler {
             for row in rows {
                 if let Err(e) = tick(&s, &row).await {
                     tracing::warn!(error = %e, template = %row.subject_id, "a scheduled start failed; it is tried again");
-                    let now = s.now_ms();
-                    let failed = async {
-                        let mut tx = s.db.begin().await?;
-                        due::store::fail(
-                            &mut tx,
-                            &Runner::owner(&s),
-                            &row.lease(),
-                            &e.to_string(),
-                            now + 30_000,
-                            s.settings.due_max_attempts,
-                            now,
-                        )
-                        .await?;
-                        tx.commit().await
-                    };
-                    if let Err(e) = failed.await {
-                        tracing::error!(error = %e, "could not record the failed tick");
-                    }
+                    due::record_failure(&s, &row, &e.to_string(), 30_000).await;
                 }
                 in_hand.fetch_sub(1, Ordering::Relaxed);
             }
