@@ -16,6 +16,9 @@ pub enum Error {
     Forbidden(String),
     #[error("payload too large: {0}")]
     TooLarge(String),
+    /// Too many attempts: try again after this many milliseconds.
+    #[error("too many attempts; try again in {} s", retry_after_seconds(*.0))]
+    TooManyRequests(i64),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -43,6 +46,7 @@ impl Error {
             Error::Unauthorized => 401,
             Error::Forbidden(_) => 403,
             Error::TooLarge(_) => 413,
+            Error::TooManyRequests(_) => 429,
             Error::Database(sqlx::Error::RowNotFound) => 404,
             Error::Database(_) | Error::Migration(_) | Error::Internal(_) => 500,
         }
@@ -52,6 +56,11 @@ impl Error {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Error::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+}
+
+/// Whole seconds to wait, rounded up (never 0: "try again in 0 s" would be a lie).
+pub fn retry_after_seconds(ms: i64) -> i64 {
+    ((ms + 999) / 1000).max(1)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -54,6 +54,8 @@ pub struct Services {
     pub(crate) signals: Arc<std::sync::OnceLock<crate::signals::Signals>>,
     /// Recently verified API keys, by digest: saves a query on every API call.
     api_key_cache: Arc<std::sync::Mutex<HashMap<String, (Instant, Principal)>>>,
+    /// Failed sign-ins by account and address.
+    login_throttle: Arc<auth::throttle::LoginThrottle>,
 }
 
 /// How long a verified API key is trusted without asking the database again;
@@ -103,6 +105,7 @@ impl Services {
             signals: Arc::default(),
             rate_limits: Arc::default(),
             api_key_cache: Arc::default(),
+            login_throttle: Arc::default(),
         }
     }
 
@@ -202,8 +205,18 @@ impl Services {
         Ok(self.db.list_users().await?.iter().map(user_info).collect())
     }
 
-    /// Checks credentials and opens a session; returns the session token for the cookie.
-    pub async fn login(&self, email: &str, password: &str) -> Result<(String, Principal)> {
+    /// Checks credentials and opens a session; returns the session token for
+    /// the cookie. Refused with [`Error::TooManyRequests`] while the account or
+    /// the address `from` is throttled (see [`auth::throttle`]), before the
+    /// password is looked at, whether or not the email exists.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(String, Principal)> {
+        let attempt = auth::throttle::Attempt::new(email, from);
+        self.login_throttle.check(&attempt, self.now_ms()).map_err(Error::TooManyRequests)?;
         let email = email.trim().to_lowercase();
         let user = self.db.user_by_email(&email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(auth::dummy_password_hash());
@@ -215,12 +228,16 @@ impl Services {
             .map_err(Error::internal)?;
         match user {
             Some(u) if ok => {
+                self.login_throttle.succeeded(&attempt);
                 let (token, hash) = auth::generate_session_token();
                 let now = self.now_ms();
                 self.db.insert_session(&hash, &u.id, now, now + SESSION_TTL_MS).await?;
                 Ok((token, user_principal(&u)))
             }
-            _ => Err(Error::Unauthorized),
+            _ => {
+                self.login_throttle.failed(&attempt, self.now_ms());
+                Err(Error::Unauthorized)
+            }
         }
     }
 

@@ -252,6 +252,16 @@ impl TargetPolicy {
         // `0x7f.1`, `017700000001`) to a dotted quad, so tricks that slip past
         // a naive string check arrive here as plain IPv4 hosts.
         let url = Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
+        // The parser forgives `http:///path` and `http:\\host` (it reads the
+        // first path segment as the host): refuse what a person did not mean.
+        let after_scheme = raw.trim().split_once(':').map(|(_, rest)| rest).unwrap_or_default();
+        let authority = after_scheme.strip_prefix("//").unwrap_or_default();
+        if authority.is_empty() || authority.starts_with(['/', '\\', '?', '#']) {
+            return Err("the URL has no host; write it as https://host/path".into());
+        }
+        if url.port() == Some(0) {
+            return Err("port 0 cannot be connected to".into());
+        }
         match url.scheme() {
             "https" => {}
             "http" if !self.require_https => {}
@@ -566,6 +576,16 @@ mod tests {
         let p = TargetPolicy { require_https: true, ..TargetPolicy::default() };
         assert!(refused(&p, "http://example.com/").contains("https"));
         assert!(p.check_url("https://example.com/").is_ok());
+    }
+
+    #[test]
+    fn urls_without_a_host_or_with_port_0_are_refused() {
+        let p = TargetPolicy::default();
+        for raw in ["http:///path", "https:///", "http:\\\\example.com/", "https:example.com"] {
+            assert!(refused(&p, raw).contains("no host"), "{raw}: {}", refused(&p, raw));
+        }
+        assert!(refused(&p, "https://example.com:0/").contains("port 0"));
+        assert!(p.check_url(" https://example.com:8443/hook ").is_ok());
     }
 
     async fn resolve(policy: TargetPolicy, name: &str) -> Result<Vec<SocketAddr>, String> {

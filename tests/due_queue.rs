@@ -285,6 +285,20 @@ async fn start_up_frees_only_other_processes_leases(db: TestDb) {
     assert_eq!(ids(&claim(&s.db, "w9", NOW, 10, &[]).await), ["due_free", "due_gone"]);
 }
 
+async fn shutdown_hands_back_only_this_processs_leases(db: TestDb) {
+    let s = services(&db).await;
+    add(&s.db, &[("due_other", "p", NOW - 2), ("due_mine", "p", NOW - 1)]).await;
+    assert_eq!(ids(&claim(&s.db, "inst_other/runner", NOW, 1, &[]).await), ["due_other"]);
+    let mine = claim(&s.db, &s.lease_owner("runner"), NOW, 1, &[]).await.remove(0).lease();
+    assert_eq!(s.db.release_own_leases(&s.instance, NOW).await.unwrap(), 1, "{}", db.name);
+    assert!(
+        finish(&s.db, &s.lease_owner("runner"), &[mine]).await.is_empty(),
+        "{}: a late finish writes nothing",
+        db.name
+    );
+    assert_eq!(ids(&claim(&s.db, "w9", NOW, 10, &[]).await), ["due_mine"], "{}: the other lease stays", db.name);
+}
+
 /// On SQLite, claiming and the next wake-up read the partial index, not the
 /// table (fenced writes are checked in `due::store`'s own tests).
 #[tokio::test]
@@ -322,4 +336,5 @@ domain::per_backend!(
     next_wake_up_is_the_earliest_live_row_of_each_kind,
     requeue_leaves_work_under_way_alone,
     start_up_frees_only_other_processes_leases,
+    shutdown_hands_back_only_this_processs_leases,
 );

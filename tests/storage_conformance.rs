@@ -36,10 +36,10 @@ async fn users_login_sessions_and_logout(db: TestDb) {
             other => panic!("duplicate email must be refused, got {other:?}"),
         }
 
-        assert!(matches!(s.login("vet@example.com", "wrong password").await, Err(Error::Unauthorized)));
-        assert!(matches!(s.login("nobody@example.com", "whatever").await, Err(Error::Unauthorized)));
+        assert!(matches!(s.login("vet@example.com", "wrong password", None).await, Err(Error::Unauthorized)));
+        assert!(matches!(s.login("nobody@example.com", "whatever", None).await, Err(Error::Unauthorized)));
 
-        let (token, who) = s.login("VET@example.com", "correct horse battery").await.unwrap();
+        let (token, who) = s.login("VET@example.com", "correct horse battery", None).await.unwrap();
         assert_eq!(who.role, Role::Admin);
         let p = s.principal_for_session(&token).await.unwrap().expect("session valid");
         assert_eq!(p.name, "vet@example.com");
@@ -129,6 +129,34 @@ async fn migrating_existing_deliveries_keeps_them_and_their_bodies(db: TestDb) {
 }
 
 /// The two migration sets define the same tables with the same columns.
+async fn webhook_headers_are_sealed_at_rest_including_older_rows(db: TestDb) {
+    use domain::store::with_pool;
+    let s = services(&db).await;
+    let input = serde_json::from_value(serde_json::json!({"name": "Creds", "url": "https://example.com/hook",
+        "events": ["invoice.paid"], "headers": {"Authorization": "Bearer receiver-token"}}))
+    .unwrap();
+    let w = s.create_webhook(&admin(), input).await.unwrap();
+    let stored = || {
+        let db = s.db.clone();
+        let id = w.id.clone();
+        async move {
+            with_pool!(&db, pool => sqlx::query_scalar::<_, String>("SELECT headers FROM webhooks WHERE id = $1")
+                .bind(id).fetch_one(pool).await)
+            .unwrap()
+        }
+    };
+    assert!(!stored().await.contains("receiver-token"), "{}: sealed on write", db.name);
+    // A row from before headers were sealed is sealed at start-up, and reads the same.
+    with_pool!(&s.db, pool => sqlx::query("UPDATE webhooks SET headers = $2 WHERE id = $1")
+        .bind(&w.id).bind(r#"{"Authorization":"Bearer receiver-token"}"#).execute(pool).await.map(|_| ()))
+    .unwrap();
+    assert_eq!(s.get_webhook(&admin(), &w.id).await.unwrap().headers["Authorization"], "Bearer receiver-token");
+    assert_eq!(s.seal_plain_headers().await.unwrap(), 1, "{}", db.name);
+    assert!(!stored().await.contains("receiver-token"), "{}", db.name);
+    assert_eq!(s.seal_plain_headers().await.unwrap(), 0);
+    assert_eq!(s.get_webhook(&admin(), &w.id).await.unwrap().headers["Authorization"], "Bearer receiver-token");
+}
+
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_define_the_same_schema() {
     use domain::store::with_pool;
@@ -169,4 +197,5 @@ domain::per_backend!(
     invalid_users_report_every_field,
     api_keys_authenticate_until_revoked,
     migrating_existing_deliveries_keeps_them_and_their_bodies,
+    webhook_headers_are_sealed_at_rest_including_older_rows,
 );

@@ -16,6 +16,8 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    provide_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -29,6 +31,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The Content-Security-Policy of every page: scripts only from this site or
+/// carrying this response's nonce (Leptos puts it on its hydration and
+/// streaming scripts), WebAssembly allowed to compile, nothing framed, forms
+/// posted only here. Inline `style` attributes stay allowed (they cannot run
+/// code; the charts size their bars with them).
+#[cfg(feature = "ssr")]
+fn provide_content_security_policy() {
+    use axum::http::{header::CONTENT_SECURITY_POLICY, HeaderValue};
+    leptos::nonce::provide_nonce();
+    let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        res.insert_header(CONTENT_SECURITY_POLICY, v);
     }
 }
 

@@ -17,6 +17,26 @@ test("a wrong password shows a clear error and keeps the email", async ({ page }
   await expect(page.getByLabel("Email")).toHaveValue(ADMIN.email);
 });
 
+test("repeated wrong passwords make the account wait, and the page says how long", async ({ page }) => {
+  // An email of its own: the throttle must not touch the other tests' accounts.
+  // Five failures are free; the next attempt (within a second of the fifth, or
+  // within the doubled wait after that) is refused before its password is checked.
+  const throttled = /Too many failed sign-ins\. Wait \d+ seconds?, then try again\./;
+  let seen = false;
+  for (let i = 0; i < 8 && !seen; i++) {
+    await page.goto("/login");
+    await page.getByLabel("Email").fill("guesser@example.com");
+    await page.getByLabel("Password", { exact: true }).fill(`guess ${i}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.getByRole("alert");
+    await expect(alert).toBeVisible();
+    seen = throttled.test((await alert.textContent()) ?? "");
+    if (i < 5) expect(seen, `attempt ${i + 1} is free`).toBe(false);
+  }
+  expect(seen).toBe(true);
+  await expect(page.getByLabel("Email")).toHaveValue("guesser@example.com");
+});
+
 test("log in, see the shell, visit every section, log out", async ({ page }) => {
   await login(page);
   await hydrated(page);

@@ -117,6 +117,9 @@ pub struct ServeArgs {
     /// Where workflow emails are sent (`smtp://host:port`, `smtps://user:pass@host`); none keeps them in the outbox only.
     #[arg(long, env = "PURPLE_CROSS_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// After SIGTERM the process exits within this many seconds, whatever its workers are doing.
+    #[arg(long, env = "PURPLE_CROSS_SHUTDOWN_SECONDS", default_value_t = 10)]
+    pub shutdown_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -38,6 +38,10 @@ pub async fn open_with(
     let key = master_key(args, &db, use_)?;
     let services = Services::with_settings(db, key, settings, targets);
     services.seed_event_types().await.map_err(|e| format!("seeding the event catalog failed: {e}"))?;
+    if use_ == MasterKeyUse::Needed {
+        // Only with the real key: admin commands may run with a throwaway one.
+        services.seal_plain_headers().await.map_err(|e| format!("sealing stored webhook headers failed: {e}"))?;
+    }
     services.seed_email_templates().await.map_err(|e| format!("seeding the email templates failed: {e}"))?;
     Ok(services)
 }
@@ -65,7 +69,11 @@ fn load_or_create_key_file(path: &Path) -> Result<MasterKey, String> {
         return MasterKey::from_base64(&existing).map_err(|e| format!("{}: {e}", path.display()));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let encoded = MasterKey::generate_encoded();
     write_private(path, &encoded).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -77,6 +77,25 @@ async fn webhook_crud_validation_and_pagination(db: TestDb) {
     assert_eq!(created["retryPolicy"]["maxAttempts"], 3);
     assert_eq!(created["status"], "active");
     assert_eq!(created["createdAt"].as_str().unwrap().len(), 24);
+    assert_eq!(created["headers"]["X-Clinic"], "c1", "an admin sees header values");
+    // Staff see the names, not the values (they may be receiver credentials).
+    let staff_view: Value = api
+        .http
+        .get(format!("{}/webhooks/{id}", api.base))
+        .bearer_auth(&api.staff_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff_view["headers"]["X-Clinic"], domain::webhooks::headers::MASKED, "{staff_view}");
+    // A masked value sent back keeps the stored one.
+    let masked = json!({"headers": {"X-Clinic": domain::webhooks::headers::MASKED}});
+    let (s, _) = api.call(M::PUT, &format!("/webhooks/{id}"), Some(masked)).await;
+    assert_eq!(s, 200);
+    let (_, kept) = api.call(M::GET, &format!("/webhooks/{id}"), None).await;
+    assert_eq!(kept["headers"]["X-Clinic"], "c1", "{kept}");
 
     let (s, upd) = api.call(M::PUT, &format!("/webhooks/{id}"), Some(json!({"active": false, "name": "Sync 2"}))).await;
     assert_eq!(s, 200);

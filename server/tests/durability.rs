@@ -296,6 +296,84 @@ async fn sigkill_during_a_wait_completes_once_after_restart(db: TestDb) {
     let _ = server.wait();
 }
 
+/// A receiver that records each `webhook-id` and then hangs until `answer` turns true.
+async fn hanging_receiver() -> (String, Arc<Mutex<Vec<String>>>, Arc<std::sync::atomic::AtomicBool>) {
+    type S = (Arc<Mutex<Vec<String>>>, Arc<std::sync::atomic::AtomicBool>);
+    let state: S = Default::default();
+    async fn hook(State((ids, answer)): State<S>, headers: HeaderMap) -> &'static str {
+        ids.lock().unwrap().push(headers["webhook-id"].to_str().unwrap().to_string());
+        while !answer.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        "ok"
+    }
+    let app = Router::new().route("/hook", post(hook)).with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), state.0, state.1)
+}
+
+/// SIGTERM while a delivery hangs on its receiver: the process exits within
+/// `--shutdown-seconds`, and the delivery is sent again after a restart with
+/// the same `webhook-id` (the lease was handed back, so at once, on PostgreSQL too).
+async fn sigterm_exits_within_the_deadline_and_loses_nothing(db: TestDb) {
+    let data = TempDir::new("term");
+    let (key, port, base) = admin_key_and_port(&db, &data, "term-test");
+    let (url, ids, answer) = hanging_receiver().await;
+    let env = [("PURPLE_CROSS_SHUTDOWN_SECONDS", "2"), ("PURPLE_CROSS_REQUEST_TIMEOUT", "60")];
+    let mut server = spawn_server_with(&db.url, &data, port, &env);
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/api/v1/webhooks"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "hangs", "url": url, "events": ["invoice.paid"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", db.name);
+    let r = http
+        .post(format!("{base}/api/v1/events"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"type": "invoice.paid", "data": {"invoiceId": "inv_1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ids.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "{}: the delivery never reached the receiver", db.name);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let term = Instant::now();
+    let sent = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    loop {
+        if server.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(term.elapsed() < Duration::from_secs(8), "{}: still running 8 s after SIGTERM", db.name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = term.elapsed();
+    assert!(took < Duration::from_secs(6), "{}: exit took {took:?} with a 2 s deadline", db.name);
+
+    answer.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut server = spawn_server_with(&db.url, &data, port, &env);
+    wait_ready(&base).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ids.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "{}: the delivery was not sent again after the restart", db.name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = ids.lock().unwrap().clone();
+    assert_eq!(seen[0], seen[1], "{}: the retry carries the same webhook-id", db.name);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 fn unsafe_sigkill(child: &mut Child) {
     // Child::kill sends SIGKILL on Unix: no graceful shutdown, no flushing.
     child.kill().expect("SIGKILL");
@@ -304,5 +382,6 @@ fn unsafe_sigkill(child: &mut Child) {
 
 domain::per_backend!(
     sigkill_with_deliveries_in_flight_loses_nothing,
-    sigkill_during_a_wait_completes_once_after_restart
+    sigkill_during_a_wait_completes_once_after_restart,
+    sigterm_exits_within_the_deadline_and_loses_nothing
 );

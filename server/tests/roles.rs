@@ -44,9 +44,9 @@ async fn fixture() -> (Fixture, TestDb) {
     s.create_user(&sys, "admin@example.com", "correct horse battery", Role::Admin).await.unwrap();
     s.create_user(&sys, "staff@example.com", "staff password 123", Role::Staff).await.unwrap();
     let cookie = |t: String| format!("pc_session={t}");
-    let admin_cookie = cookie(s.login("admin@example.com", "correct horse battery").await.unwrap().0);
-    let staff_cookie = cookie(s.login("staff@example.com", "staff password 123").await.unwrap().0);
-    let (ended, _) = s.login("staff@example.com", "staff password 123").await.unwrap();
+    let admin_cookie = cookie(s.login("admin@example.com", "correct horse battery", None).await.unwrap().0);
+    let staff_cookie = cookie(s.login("staff@example.com", "staff password 123", None).await.unwrap().0);
+    let (ended, _) = s.login("staff@example.com", "staff password 123", None).await.unwrap();
     s.logout(&ended).await.unwrap();
     let input =
         serde_json::from_value(json!({"name": "Roles", "url": "http://127.0.0.1:9/hook", "events": ["invoice.paid"]}))

@@ -7,6 +7,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::{Error, Result};
 
 pub mod policy;
+pub mod throttle;
 
 pub use policy::{Action, Authorize};
 pub use wire::auth::{Principal, PrincipalKind, Role};

@@ -257,6 +257,11 @@ impl Sender {
     }
 }
 
+/// What rustls and hyper-rustls say when a TLS handshake fails (an endpoint
+/// that speaks plain HTTP on an https URL says "corrupt message").
+const TLS_MARKERS: &[&str] =
+    &["certificate", "tls", "handshake", "corrupt message", "invalidcontenttype", "alert", "peer misbehaved"];
+
 /// Names the failure of a request in words an operator can act on.
 fn classify(e: &reqwest::Error) -> (&'static str, String) {
     let mut chain = e.to_string();
@@ -274,7 +279,7 @@ fn classify(e: &reqwest::Error) -> (&'static str, String) {
     } else if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known")
     {
         "dns"
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+    } else if TLS_MARKERS.iter().any(|m| lower.contains(m)) {
         "tls"
     } else if e.is_connect() {
         "connect"

@@ -25,6 +25,7 @@
 //!   their cost does not grow with the number of rows waiting in the future.
 
 pub mod admin;
+mod leases;
 pub mod runner;
 pub mod store;
 

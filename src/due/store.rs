@@ -1,4 +1,5 @@
-//! All SQL on `due_work`. Writes that belong to another module's work (an
+//! The SQL on `due_work` (with `leases`, which hands leases back at start-up
+//! and shutdown). Writes that belong to another module's work (an
 //! event's deliveries, an outcome) take that work's transaction, so the row
 //! and the work commit or roll back together.
 
@@ -413,18 +414,6 @@ impl Db {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, (i64, Option<i64>)>(
             "SELECT COUNT(*), MIN(available_at) FROM due_work WHERE kind = $1 AND dead_at IS NULL AND available_at <= $2")
             .bind(kind).bind(now).fetch_one(pool).await)?)
-    }
-
-    /// Makes rows leased by other processes claimable now: used at start-up
-    /// by the embedded (single process) database, where they were left by a
-    /// process that died. Leases this process already took (owners that
-    /// start with `instance`) are kept, however soon after start they were taken.
-    pub async fn release_stale_leases(&self, instance: &str, now: i64) -> Result<u64> {
-        let _turn = self.write_turn().await;
-        Ok(with_pool!(self, pool => sqlx::query(
-            "UPDATE due_work SET lease_owner = NULL, available_at = $3
-             WHERE lease_owner IS NOT NULL AND dead_at IS NULL AND available_at > $3 AND SUBSTR(lease_owner, 1, $2) <> $1")
-            .bind(instance).bind(instance.len() as i32).bind(now).execute(pool).await.map(|r| r.rows_affected()))?)
     }
 
     /// Dead rows, newest first.

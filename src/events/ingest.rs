@@ -122,7 +122,7 @@ impl Services {
         let key = idempotency_key.or_else(|| input.id.clone());
         if let Some(k) = &key {
             if let Some(first) = self.db.event_by_idempotency_key(k, now - self.settings.idempotency_window_ms).await? {
-                return Ok(first);
+                return first.replay(&event_type, &data);
             }
         }
 
@@ -170,7 +170,7 @@ impl Services {
                 // A concurrent request with the same key won the race: answer as it did.
                 if let Some(k) = &key {
                     if let Some(first) = self.db.event_by_idempotency_key(k, 0).await? {
-                        return Ok(first);
+                        return first.replay(&event_type, &data);
                     }
                 }
                 return Err(Error::Conflict(format!("an event with id {event_id:?} already exists")));

@@ -61,13 +61,43 @@ pub async fn fill_body(tx: &mut Tx, id: &str, body: &str) -> Result<()> {
     Ok(())
 }
 
+/// What the first publish with an idempotency key answered and published.
+pub struct FirstPublish {
+    pub accepted: Accepted,
+    pub event_type: String,
+    /// The event's `data` as stored (JSON text).
+    pub data: String,
+}
+
+impl FirstPublish {
+    /// The answer to a repeat with this type and data: the first answer when
+    /// it is the same event, 409 when the key was used for another one.
+    pub fn replay(self, event_type: &str, data: &serde_json::Value) -> crate::Result<Accepted> {
+        let same = self.event_type == event_type
+            && serde_json::from_str::<serde_json::Value>(&self.data).is_ok_and(|first| &first == data);
+        if same {
+            Ok(self.accepted)
+        } else {
+            Err(crate::Error::Conflict(
+                "this idempotency key (or event id) was used within 24 h for a different event; send it with a new key"
+                    .into(),
+            ))
+        }
+    }
+}
+
 impl Db {
-    /// The answer given to the first publish with this idempotency key since `since`.
-    pub async fn event_by_idempotency_key(&self, key: &str, since: i64) -> Result<Option<Accepted>> {
-        let row = with_pool!(self, pool => sqlx::query_as::<_, (String, i64, i64)>(
-            "SELECT id, deliveries, workflow_executions FROM events WHERE idempotency_key = $1 AND created_at >= $2")
+    /// The first publish with this idempotency key since `since`: its answer and what it published.
+    pub async fn event_by_idempotency_key(&self, key: &str, since: i64) -> Result<Option<FirstPublish>> {
+        let row = with_pool!(self, pool => sqlx::query_as::<_, (String, i64, i64, String, String)>(
+            "SELECT id, deliveries, workflow_executions, type, data FROM events
+             WHERE idempotency_key = $1 AND created_at >= $2")
             .bind(key).bind(since).fetch_optional(pool).await)?;
-        Ok(row.map(|(id, deliveries, workflow_executions)| Accepted { id, deliveries, workflow_executions }))
+        Ok(row.map(|(id, deliveries, workflow_executions, event_type, data)| FirstPublish {
+            accepted: Accepted { id, deliveries, workflow_executions },
+            event_type,
+            data,
+        }))
     }
 
     /// Up to `limit` events of `types` after the keyset `after` (created_at, id)

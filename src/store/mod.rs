@@ -121,11 +121,7 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             if let Some(path) = sqlite_path(url) {
-                if let Some(dir) = std::path::Path::new(&path).parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(Error::internal)?;
-                    }
-                }
+                create_private_file(std::path::Path::new(&path)).map_err(Error::internal)?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
@@ -187,6 +183,27 @@ impl Db {
     }
 }
 
+/// Creates the database file (and its folders) readable by its owner only,
+/// when missing: it holds personal data. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path).map(drop)
+}
+
 fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
@@ -196,6 +213,18 @@ fn sqlite_path(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::sqlite_path;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_database_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("pc-perm-{}", std::process::id()));
+        let file = root.join("nested/pc.db");
+        super::create_private_file(&file).unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(file.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        std::fs::remove_dir_all(root).unwrap();
+    }
 
     #[test]
     fn sqlite_paths() {

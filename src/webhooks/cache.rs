@@ -67,8 +67,11 @@ impl PreparedWebhook {
             }
         };
         let policy = row.retry_policy.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
-        let headers = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&row.headers)
-            .unwrap_or_default()
+        let headers = super::headers::open(master, &row.headers)
+            .unwrap_or_else(|e| {
+                tracing::error!(webhook = %row.id, error = %e, "the stored custom headers do not open; sending without them");
+                Default::default()
+            })
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();

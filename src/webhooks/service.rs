@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::cache::PreparedWebhook;
+use super::headers;
 use super::store::WebhookRow;
 use super::*;
 use crate::auth::{Action, Authorize, Principal};
@@ -19,20 +20,6 @@ use crate::ids::new_id;
 use crate::{signature, Error, Result, Services};
 
 const MAX_EVENTS: usize = 100;
-const MAX_HEADERS: usize = 20;
-/// Headers a subscriber may not override: we own them.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "transfer-encoding",
-    "connection",
-];
-
 fn status_of(w: &WebhookRow) -> &'static str {
     match (w.active, w.disabled_reason.as_deref(), w.failing_since) {
         (true, _, Some(_)) => "failing",
@@ -61,7 +48,14 @@ impl Services {
             filter: w.filter.as_deref().and_then(|f| serde_json::from_str(f).ok()),
             retry_policy: w.retry_policy.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default(),
             rate_limit: w.rate_limit.map(|r| r as u32),
-            headers: serde_json::from_str(&w.headers).unwrap_or_default(),
+            headers: {
+                let stored = headers::open(&self.master_key, &w.headers)?;
+                if with_secret {
+                    stored
+                } else {
+                    headers::masked(stored)
+                }
+            },
             failing_since: opt_time(w.failing_since),
             last_success_at: opt_time(w.last_success_at),
             last_failure_at: opt_time(w.last_failure_at),
@@ -138,22 +132,10 @@ impl Services {
             }
             row.rate_limit = rate.map(i64::from);
         }
-        if let Some(headers) = input.headers {
-            v.check(headers.len() <= MAX_HEADERS, "headers", format!("at most {MAX_HEADERS} headers"));
-            for (k, val) in &headers {
-                let lower = k.to_ascii_lowercase();
-                let valid_name =
-                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                if !valid_name {
-                    v.push(format!("headers.{k}"), "header names use letters, digits, - and _");
-                } else if RESERVED_HEADERS.contains(&lower.as_str()) {
-                    v.push(format!("headers.{k}"), "is set by Purple Cross and cannot be overridden");
-                }
-                if val.len() > 1000 || val.chars().any(|c| c.is_control()) {
-                    v.push(format!("headers.{k}"), "values must be at most 1000 printable characters");
-                }
-            }
-            row.headers = serde_json::to_string(&headers).expect("serialisable");
+        if let Some(new) = input.headers {
+            headers::validate(&new, &mut v);
+            let stored = headers::open(&self.master_key, &row.headers)?;
+            row.headers = headers::seal(&self.master_key, &headers::merge_masked(new, &stored));
         }
         if let Some(secret) = &input.secret {
             match signature::decode_secret(secret) {

@@ -118,6 +118,20 @@ impl Db {
         Ok(())
     }
 
+    /// Webhooks whose custom headers are still stored as plain JSON: `(id, headers)`.
+    pub async fn webhooks_with_plain_headers(&self) -> Result<Vec<(String, String)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, String)>(
+            "SELECT id, headers FROM webhooks WHERE headers LIKE '{%' AND headers <> '{}'")
+            .fetch_all(pool).await)?)
+    }
+
+    /// Replaces a webhook's headers column if it still holds `was`.
+    pub async fn reseal_headers(&self, id: &str, was: &str, sealed: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        Ok(with_pool!(self, pool => sqlx::query("UPDATE webhooks SET headers = $3 WHERE id = $1 AND headers = $2")
+            .bind(id).bind(was).bind(sealed).execute(pool).await.map(|r| r.rows_affected() == 1))?)
+    }
+
     pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, WebhookRow>(
             &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"))

@@ -105,3 +105,49 @@ pub struct UserInfo {
     pub role: Role,
     pub created_at: String,
 }
+
+/// Where a sign-in may send the browser afterwards: a path on this site, or
+/// `/`. Only a relative path of printable ASCII is kept, so nothing can
+/// point off-site (`//host`, `/\host`, `https:`) or smuggle a control
+/// character or line break into the `Location` header.
+pub fn safe_next_path(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 2000
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n
+        }
+        _ => "/",
+    }
+}
+
+#[cfg(test)]
+mod safe_next_tests {
+    use super::safe_next_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_kept() {
+        assert_eq!(safe_next_path(Some("/webhooks?page=2")), "/webhooks?page=2");
+        assert_eq!(safe_next_path(Some("/workflows#x")), "/workflows#x");
+        for hostile in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/a\r\nSet-Cookie: x=1",
+            "/ spaced",
+            "/\u{7f}",
+            "/caf\u{e9}",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next_path(Some(hostile)), "/", "{hostile:?}");
+        }
+        // Percent-encoded bytes stay encoded: harmless in a Location header.
+        assert_eq!(safe_next_path(Some("/x?q=%0d%0a")), "/x?q=%0d%0a");
+        assert_eq!(safe_next_path(None), "/");
+    }
+}

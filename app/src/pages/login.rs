@@ -8,12 +8,17 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::ui::ErrorMessage;
 
-fn login_error_text(code: &str) -> &'static str {
+fn login_error_text(code: &str, wait_seconds: Option<String>) -> String {
     match code {
-        "invalid" => "Wrong email or password. Check both and try again.",
-        "missing" => "Enter your email and your password.",
-        "setup" => "That setup link is invalid or was already used.",
-        _ => "Sign-in failed. Please try again.",
+        "invalid" => "Wrong email or password. Check both and try again.".into(),
+        "missing" => "Enter your email and your password.".into(),
+        "setup" => "That setup link is invalid or was already used.".into(),
+        "throttled" => {
+            let wait = wait_seconds.and_then(|w| w.parse::<u64>().ok()).unwrap_or(1);
+            let unit = if wait == 1 { "second" } else { "seconds" };
+            format!("Too many failed sign-ins. Wait {wait} {unit}, then try again.")
+        }
+        _ => "Sign-in failed. Please try again.".into(),
     }
 }
 
@@ -63,10 +68,11 @@ fn AuthCard(#[prop(into)] heading: String, children: Children) -> impl IntoView 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let error = move || query.read().get("error").map(|c| login_error_text(&c).to_string());
-    let next = move || {
-        query.read().get("next").filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/".into())
+    let error = move || {
+        let q = query.read();
+        q.get("error").map(|c| login_error_text(&c, q.get("wait")))
     };
+    let next = move || wire::auth::safe_next_path(query.read().get("next").as_deref()).to_string();
     let email = move || query.read().get("email").unwrap_or_default();
     let no_users = move || query.read().get("first_run").is_some();
 

@@ -2,7 +2,7 @@
 //! which decide what the caller may do. Each handler's `#[utoipa::path]`
 //! feeds the OpenAPI document (`openapi.rs`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
@@ -17,8 +17,10 @@ use wire::auth::NewApiKey;
 use wire::notifications::Notification;
 use wire::queue::{DeadWork, DeadWorkList};
 
+use super::allowed::{needs, Allowed};
 use super::json::ApiJson;
 use super::problem::ApiResult;
+use super::query::ApiQuery;
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -66,6 +68,7 @@ pub async fn list_keys(State(s): State<AppState>, Extension(p): Caller) -> ApiRe
 pub async fn create_key(
     State(s): State<AppState>,
     Extension(p): Caller,
+    _: Allowed<needs::ManageAccess>,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     Ok((StatusCode::CREATED, Json(s.services.create_api_key(&p, &body.name, body.role).await?)))
@@ -94,7 +97,14 @@ pub async fn publish(
     headers: HeaderMap,
     ApiJson(input): ApiJson<PublishInput>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    // Any UTF-8 is a key; bytes that are not UTF-8 are refused, never ignored.
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            String::from_utf8(v.as_bytes().to_vec())
+                .map_err(|_| domain::Error::invalid("Idempotency-Key", "must be UTF-8 text"))?,
+        ),
+    };
     let accepted = s.services.publish(&p, input, key).await?;
     s.metrics.events_accepted.inc();
     Ok((StatusCode::ACCEPTED, Json(accepted)))
@@ -111,6 +121,7 @@ pub async fn event_types(State(s): State<AppState>, Extension(p): Caller) -> Api
 pub async fn register_event_type(
     State(s): State<AppState>,
     Extension(p): Caller,
+    _: Allowed<needs::ManageEventTypes>,
     ApiJson(t): ApiJson<EventType>,
 ) -> ApiResult<(StatusCode, Json<EventType>)> {
     Ok((StatusCode::CREATED, Json(s.services.register_event_type(&p, t).await?)))
@@ -128,7 +139,7 @@ pub struct LimitQuery {
 pub async fn notifications(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<LimitQuery>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> ApiResult<Json<Vec<Notification>>> {
     Ok(Json(s.services.notifications(&p, q.limit.unwrap_or(100)).await?))
 }
@@ -141,7 +152,7 @@ pub async fn notifications(
 pub async fn dead_work(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<LimitQuery>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> ApiResult<Json<DeadWorkList>> {
     Ok(Json(DeadWorkList { data: s.services.dead_work(&p, q.limit.unwrap_or(100)).await? }))
 }
@@ -175,7 +186,7 @@ pub async fn discard_dead_work(
 pub async fn list_webhooks(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<Webhook>>> {
     Ok(Json(s.services.list_webhooks(&p, &q).await?))
 }
@@ -185,6 +196,7 @@ pub async fn list_webhooks(
 pub async fn create_webhook(
     State(s): State<AppState>,
     Extension(p): Caller,
+    _: Allowed<needs::ManageWebhooks>,
     ApiJson(input): ApiJson<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<Webhook>)> {
     Ok((StatusCode::CREATED, Json(s.services.create_webhook(&p, input).await?)))
@@ -206,6 +218,7 @@ pub async fn update_webhook(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(id): Path<String>,
+    _: Allowed<needs::ManageWebhooks>,
     ApiJson(input): ApiJson<WebhookInput>,
 ) -> ApiResult<Json<Webhook>> {
     Ok(Json(s.services.update_webhook(&p, &id, input).await?))
@@ -230,6 +243,7 @@ pub async fn regenerate_secret(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(id): Path<String>,
+    _: Allowed<needs::RevealSecrets>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Webhook>> {
     // The body is optional: no body keeps the old secret valid for the overlap period.
@@ -260,7 +274,7 @@ pub async fn webhook_deliveries(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
     Ok(Json(s.services.list_deliveries(&p, Some(&id), &q).await?))
 }
@@ -270,7 +284,7 @@ pub async fn webhook_deliveries(
 pub async fn all_deliveries(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
     Ok(Json(s.services.list_deliveries(&p, None, &q).await?))
 }
@@ -318,7 +332,7 @@ pub struct AnalyticsQuery {
 pub async fn analytics(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<AnalyticsQuery>,
+    ApiQuery(q): ApiQuery<AnalyticsQuery>,
 ) -> ApiResult<Json<Analytics>> {
     Ok(Json(s.services.analytics(&p, q.days.unwrap_or(14)).await?))
 }
@@ -330,6 +344,7 @@ pub async fn recover(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(id): Path<String>,
+    _: Allowed<needs::RecoverWebhooks>,
     ApiJson(input): ApiJson<RecoverInput>,
 ) -> ApiResult<(StatusCode, Json<RecoverResult>)> {
     let since = chrono::DateTime::parse_from_rfc3339(&input.since)

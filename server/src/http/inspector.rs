@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -12,6 +12,7 @@ use domain::auth::Principal;
 use wire::inspector::{InspectedRequest, InspectorBin};
 
 use super::problem::ApiResult;
+use super::query::ApiQuery;
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -53,7 +54,7 @@ pub async fn requests(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(bin): Path<String>,
-    Query(q): Query<Limit>,
+    ApiQuery(q): ApiQuery<Limit>,
 ) -> ApiResult<Json<Vec<InspectedRequest>>> {
     Ok(Json(s.services.inspector_requests(&p, &bin, q.limit.unwrap_or(50)).await?))
 }

@@ -34,17 +34,23 @@ where
                 Problem::new(StatusCode::BAD_REQUEST, e.body_text())
             }
         })?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| {
+        let not_json = |e: serde_json::Error| {
+            let mut p = Problem::new(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}"));
+            p.errors.push(FieldError::new("body", e.to_string()));
+            p
+        };
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                let mut p = Problem::new(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {inner}"));
-                p.errors.push(FieldError::new("body", inner.to_string()));
-                return p;
+                return not_json(inner);
             }
             let field = if path == "." { "body".to_string() } else { path };
             domain::Error::Validation(vec![FieldError::new(field, inner.to_string())]).into()
-        })
+        })?;
+        // A valid value followed by anything but whitespace is not one JSON document.
+        de.end().map_err(not_json)?;
+        Ok(ApiJson(value))
     }
 }

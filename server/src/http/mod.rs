@@ -1,14 +1,17 @@
 //! The HTTP surface: pages (Leptos SSR + server functions), the REST API,
 //! health and metrics, behind one authentication middleware.
 
+pub mod allowed;
 pub mod api;
 pub mod auth;
+pub mod headers;
 pub mod health;
 pub mod inspector;
 pub mod json;
 pub mod live;
 pub mod openapi;
 pub mod problem;
+pub mod query;
 pub mod records;
 pub mod workflows;
 
@@ -84,7 +87,7 @@ impl InProcess {
         };
         let mut until = stopped;
         let task = tokio::spawn(async move {
-            axum::serve(listener, router(state))
+            axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .with_graceful_shutdown(async move {
                     let _ = until.wait_for(|s| *s).await;
                 })
@@ -125,6 +128,8 @@ pub fn router(state: AppState) -> Router {
                 .merge(records::routes())
                 .merge(workflows::routes())
                 .merge(inspector::routes())
+                .fallback(api_route_not_found)
+                .layer(middleware::from_fn(problem::every_error_is_a_problem))
                 .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
         )
         .leptos_routes_with_context(
@@ -134,7 +139,9 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn(problem::rpc_bad_arguments_are_4xx))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn(move |req: Request<axum::body::Body>, next: middleware::Next| {
             let metrics = metrics.clone();
             async move {
@@ -225,17 +232,43 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let stopped = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
-    let served = if args.role == ProcessRole::Worker {
-        // A worker instance still answers health and metrics, nothing else.
-        axum::serve(listener, worker_router(state)).with_graceful_shutdown(stopped).await
-    } else {
-        axum::serve(listener, router(state)).with_graceful_shutdown(stopped).await
+    let db = services.db.clone();
+    let (role, deadline) = (args.role, std::time::Duration::from_secs(args.shutdown_seconds.max(1)));
+    let run = async move {
+        let served = if role == ProcessRole::Worker {
+            // A worker instance still answers health and metrics, nothing else.
+            axum::serve(listener, worker_router(state)).with_graceful_shutdown(stopped).await
+        } else {
+            axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(stopped)
+                .await
+        };
+        for task in background {
+            let _ = task.await;
+        }
+        db.close().await;
+        served.map_err(|e| e.to_string())
     };
-    served.map_err(|e| e.to_string())?;
-    for task in background {
-        let _ = task.await;
+    let mut signalled = stop_rx.clone();
+    let deadline_passed = async move {
+        let _ = signalled.wait_for(|s| *s).await;
+        tokio::time::sleep(deadline).await;
+    };
+    tokio::select! {
+        outcome = run => outcome?,
+        () = deadline_passed => {
+            tracing::warn!(seconds = deadline.as_secs(), "shutdown deadline passed with work in hand; exiting anyway");
+            // Hand back what is still leased so it is taken up at once (it would
+            // be anyway when the leases expire): at-least-once holds either way.
+            let release = services.db.release_own_leases(&services.instance, services.now_ms());
+            match tokio::time::timeout(std::time::Duration::from_secs(1), release).await {
+                Ok(Ok(n)) => tracing::info!(released = n, "handed back the work in hand"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not hand back the work in hand"),
+                Err(_) => tracing::warn!("the database did not answer; leases will expire instead"),
+            }
+            return Ok(());
+        }
     }
-    services.db.close().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -245,7 +278,15 @@ fn worker_router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .layer(middleware::from_fn(headers::security_headers))
         .with_state(state)
+}
+
+async fn api_route_not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> problem::Problem {
+    problem::Problem::new(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("no API route {}; GET /api/v1/openapi.json lists them", uri.path()),
+    )
 }
 
 async fn retention_loop(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {

@@ -1,7 +1,7 @@
 //! `/api/v1/records/...`: practice records over REST, thin handlers over
 //! the domain's record services.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +15,7 @@ use wire::records::{EntitySchema, RecordEvent};
 
 use super::json::ApiJson;
 use super::problem::ApiResult;
+use super::query::ApiQuery;
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -58,7 +59,7 @@ pub async fn list(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(name): Path<String>,
-    Query(q): Query<RecordQuery>,
+    ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> ApiResult<Json<RecordList>> {
     Ok(Json(s.services.list_records(&p, entity(&name)?, &q).await?))
 }
@@ -89,7 +90,7 @@ pub async fn read(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path((name, id)): Path<(String, String)>,
-    Query(q): Query<ExpandQuery>,
+    ApiQuery(q): ApiQuery<ExpandQuery>,
 ) -> ApiResult<Response> {
     let r = s.services.get_record(&p, entity(&name)?, &id, q.expand.as_deref()).await?;
     Ok(with_etag(StatusCode::OK, r))

@@ -2,7 +2,7 @@
 //! fifteen endpoints), template versions, email templates and the outbox:
 //! thin handlers over the domain's workflow services.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
@@ -15,8 +15,10 @@ use wire::workflows::{
     WorkflowExecution, WorkflowTemplate,
 };
 
+use super::allowed::{needs, Allowed};
 use super::json::ApiJson;
 use super::problem::ApiResult;
+use super::query::ApiQuery;
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -50,6 +52,7 @@ type Caller = Extension<Principal>;
 pub async fn create_template(
     State(s): State<AppState>,
     Extension(p): Caller,
+    _: Allowed<needs::ManageWorkflows>,
     ApiJson(input): ApiJson<TemplateInput>,
 ) -> ApiResult<(StatusCode, Json<WorkflowTemplate>)> {
     Ok((StatusCode::CREATED, Json(s.services.create_template(&p, input).await?)))
@@ -60,7 +63,7 @@ pub async fn create_template(
 pub async fn list_templates(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<TemplateQuery>,
+    ApiQuery(q): ApiQuery<TemplateQuery>,
 ) -> ApiResult<Json<Page<WorkflowTemplate>>> {
     Ok(Json(s.services.list_templates(&p, &q, false).await?))
 }
@@ -70,7 +73,7 @@ pub async fn list_templates(
 pub async fn popular_templates(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<TemplateQuery>,
+    ApiQuery(q): ApiQuery<TemplateQuery>,
 ) -> ApiResult<Json<Page<WorkflowTemplate>>> {
     Ok(Json(s.services.list_templates(&p, &q, true).await?))
 }
@@ -87,7 +90,7 @@ pub async fn templates_in_category(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(category): Path<String>,
-    Query(q): Query<TemplateQuery>,
+    ApiQuery(q): ApiQuery<TemplateQuery>,
 ) -> ApiResult<Json<Page<WorkflowTemplate>>> {
     let q = TemplateQuery { category: Some(category), ..q };
     Ok(Json(s.services.list_templates(&p, &q, false).await?))
@@ -110,6 +113,7 @@ pub async fn update_template(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(id): Path<String>,
+    _: Allowed<needs::ManageWorkflows>,
     ApiJson(input): ApiJson<TemplateInput>,
 ) -> ApiResult<Json<WorkflowTemplate>> {
     Ok(Json(s.services.update_template(&p, &id, input).await?))
@@ -178,7 +182,7 @@ pub async fn dry_run_draft(
 pub async fn list_executions(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<ExecutionQuery>,
+    ApiQuery(q): ApiQuery<ExecutionQuery>,
 ) -> ApiResult<Json<ExecutionPage>> {
     Ok(Json(s.services.list_executions(&p, &q).await?))
 }
@@ -203,7 +207,7 @@ pub struct RecentQuery {
 pub async fn recent_executions(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<RecentQuery>,
+    ApiQuery(q): ApiQuery<RecentQuery>,
 ) -> ApiResult<Json<Vec<WorkflowExecution>>> {
     let q = ExecutionQuery { limit: Some(q.limit.unwrap_or(10)), ..Default::default() };
     Ok(Json(s.services.list_executions(&p, &q).await?.data))
@@ -215,6 +219,7 @@ pub async fn recent_executions(
 pub async fn execute_custom(
     State(s): State<AppState>,
     Extension(p): Caller,
+    _: Allowed<needs::ManageWorkflows>,
     ApiJson(input): ApiJson<CustomExecuteInput>,
 ) -> ApiResult<(StatusCode, Json<ExecuteAccepted>)> {
     Ok((StatusCode::ACCEPTED, Json(s.services.execute_custom(&p, input).await?)))
@@ -265,6 +270,7 @@ pub async fn put_email_template(
     State(s): State<AppState>,
     Extension(p): Caller,
     Path(name): Path<String>,
+    _: Allowed<needs::ManageWorkflows>,
     ApiJson(input): ApiJson<EmailTemplateInput>,
 ) -> ApiResult<Json<EmailTemplate>> {
     Ok(Json(s.services.put_email_template(&p, &name, input).await?))
@@ -296,7 +302,7 @@ pub struct OutboxQuery {
 pub async fn outbox(
     State(s): State<AppState>,
     Extension(p): Caller,
-    Query(q): Query<OutboxQuery>,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> ApiResult<Json<Vec<OutboxEmail>>> {
     Ok(Json(s.services.outbox(&p, q.limit.unwrap_or(100)).await?))
 }
