@@ -46,3 +46,7 @@ cargo leptos build --release
 step "Playwright (Chromium)"
 cd end2end
 npx playwright test
+cd ..
+
+step "Schemathesis (OpenAPI: no server errors, documented statuses, content types and response schemas)"
+bash scripts/schemathesis.sh
