@@ -125,9 +125,11 @@ impl Services {
         self.signal(crate::signals::Signal::DueWork);
     }
 
-    /// Tells live views (server-sent events) that something changed.
+    /// Tells live views (server-sent events) here and, through Redis, on
+    /// the other instances that something changed. Bursts are sent as one.
     pub fn events_changed(&self) {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
+        self.signal(crate::signals::Signal::Changed);
     }
 
     /// The due-work runner of this process, with every kind's handler

@@ -1,5 +1,6 @@
 //! Signals between instances over Redis (when `REDIS_URL` is set): "there is
-//! due work", "webhooks changed", "API keys changed". The same connection
+//! due work", "webhooks changed", "API keys changed", "something changed"
+//! (live views on every instance refresh). The same connection
 //! carries the shared rate-limit counters (`rate_limit`).
 //!
 //! Redis only makes instances react sooner. Every signal has a slower path
@@ -24,6 +25,8 @@ pub enum Signal {
     WebhooksChanged,
     /// An API key was revoked.
     ApiKeysChanged,
+    /// Events, deliveries or executions changed: live views should refresh.
+    Changed,
 }
 
 impl Signal {
@@ -32,6 +35,7 @@ impl Signal {
             Signal::DueWork => "due",
             Signal::WebhooksChanged => "webhooks",
             Signal::ApiKeysChanged => "api-keys",
+            Signal::Changed => "changed",
         }
     }
 
@@ -40,6 +44,7 @@ impl Signal {
             "due" => Some(Signal::DueWork),
             "webhooks" => Some(Signal::WebhooksChanged),
             "api-keys" => Some(Signal::ApiKeysChanged),
+            "changed" => Some(Signal::Changed),
             _ => None,
         }
     }
@@ -122,6 +127,7 @@ pub async fn connect(services: &Services, url: &str) -> Result<(), String> {
                         listener.on_signal(Signal::DueWork);
                         listener.on_signal(Signal::WebhooksChanged);
                         listener.on_signal(Signal::ApiKeysChanged);
+                        listener.on_signal(Signal::Changed);
                     }
                     Err(_) => break,
                 },
@@ -159,6 +165,8 @@ impl Services {
             Signal::DueWork => self.wake.notify_one(),
             Signal::WebhooksChanged => self.webhook_cache.clear(),
             Signal::ApiKeysChanged => self.clear_api_key_cache(),
+            // Only this instance's live views: sending it on would echo forever.
+            Signal::Changed => self.changes.send_modify(|v| *v = v.wrapping_add(1)),
         }
     }
 }
@@ -169,7 +177,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_unknown_ones_are_refused() {
-        for s in [Signal::DueWork, Signal::WebhooksChanged, Signal::ApiKeysChanged] {
+        for s in [Signal::DueWork, Signal::WebhooksChanged, Signal::ApiKeysChanged, Signal::Changed] {
             assert_eq!(decode(&encode("inst_1", s)), Some(("inst_1", s)));
         }
         assert_eq!(decode("inst_1 reboot"), None);

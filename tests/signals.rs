@@ -86,6 +86,15 @@ async fn instances_wake_each_other_and_drop_stale_webhooks_through_redis() {
         "B's worker was woken by A's signal ({:?}), not by its 60 s poll",
         published.elapsed()
     );
+    // A browser's live view on B hears of an event accepted on A (one nobody
+    // subscribes to, so B itself does nothing that would tell it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut live_on_b = b.services.changes.subscribe();
+    live_on_b.borrow_and_update();
+    let unsubscribed = serde_json::from_value(json!({"type": "patient.created", "data": {"id": "pat"}})).unwrap();
+    assert_eq!(a.publish(&admin(), unsubscribed, None).await.unwrap().deliveries, 0);
+    let heard = tokio::time::timeout(Duration::from_secs(2), live_on_b.changed()).await;
+    assert!(matches!(heard, Ok(Ok(()))), "B's live views were told of A's event");
     b.shutdown().await;
     a.db.close().await;
     db.cleanup().await;
