@@ -15,12 +15,15 @@ use std::sync::Mutex;
 
 /// Failures an account may have before it has to wait.
 pub const FREE_FAILURES_PER_ACCOUNT: u32 = 5;
-/// Failures one address may have (over all accounts) before it has to wait.
-pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
+/// Failures one address may have (over all accounts) before it has to wait:
+/// more, and forgotten sooner, because a whole clinic behind one NAT shares it.
+pub const FREE_FAILURES_PER_ADDRESS: u32 = 30;
 /// The longest wait between two attempts.
 pub const MAX_WAIT_MS: i64 = 15 * 60 * 1000;
-/// Failures are forgotten this long after the last one.
-pub const FORGET_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+/// An account's failures are forgotten this long after its last one.
+pub const FORGET_ACCOUNT_AFTER_MS: i64 = 60 * 60 * 1000;
+/// An address's failures are forgotten this long after its last one.
+pub const FORGET_ADDRESS_AFTER_MS: i64 = 15 * 60 * 1000;
 /// Keys kept at most; beyond, the stalest are forgotten first.
 const MAX_KEYS: usize = 100_000;
 
@@ -57,9 +60,10 @@ impl Attempt {
         Attempt { account: format!("account:{}", email.trim().to_lowercase()), address: from.map(address_key) }
     }
 
-    fn keys(&self) -> impl Iterator<Item = (&str, u32)> {
-        std::iter::once((self.account.as_str(), FREE_FAILURES_PER_ACCOUNT))
-            .chain(self.address.as_deref().map(|a| (a, FREE_FAILURES_PER_ADDRESS)))
+    /// Each key with its free failures and how long until its failures are forgotten.
+    fn keys(&self) -> impl Iterator<Item = (&str, u32, i64)> {
+        std::iter::once((self.account.as_str(), FREE_FAILURES_PER_ACCOUNT, FORGET_ACCOUNT_AFTER_MS))
+            .chain(self.address.as_deref().map(|a| (a, FREE_FAILURES_PER_ADDRESS, FORGET_ADDRESS_AFTER_MS)))
     }
 }
 
@@ -88,7 +92,9 @@ impl LoginThrottle {
         let strikes = self.strikes.lock().expect("login throttle lock");
         let free_at = attempt
             .keys()
-            .filter_map(|(key, free)| strikes.get(key).map(|s| s.free_at(free)))
+            .filter_map(|(key, free, forget)| {
+                strikes.get(key).filter(|s| now_ms - s.last_failure_ms < forget).map(|s| s.free_at(free))
+            })
             .max()
             .unwrap_or(i64::MIN);
         if free_at > now_ms {
@@ -101,7 +107,7 @@ impl LoginThrottle {
     pub fn failed(&self, attempt: &Attempt, now_ms: i64) {
         let mut strikes = self.strikes.lock().expect("login throttle lock");
         if strikes.len() >= MAX_KEYS {
-            strikes.retain(|_, s| now_ms - s.last_failure_ms < FORGET_AFTER_MS);
+            strikes.retain(|_, s| now_ms - s.last_failure_ms < FORGET_ACCOUNT_AFTER_MS);
             if strikes.len() >= MAX_KEYS {
                 let mut ages: Vec<i64> = strikes.values().map(|s| s.last_failure_ms).collect();
                 let (_, median, _) = ages.select_nth_unstable(MAX_KEYS / 2);
@@ -109,9 +115,9 @@ impl LoginThrottle {
                 strikes.retain(|_, s| s.last_failure_ms > cut);
             }
         }
-        for (key, _) in attempt.keys() {
+        for (key, _, forget) in attempt.keys() {
             let entry = strikes.entry(key.to_string()).or_insert(Strikes { failures: 0, last_failure_ms: now_ms });
-            if now_ms - entry.last_failure_ms >= FORGET_AFTER_MS {
+            if now_ms - entry.last_failure_ms >= forget {
                 entry.failures = 0;
             }
             entry.failures = entry.failures.saturating_add(1);
@@ -164,6 +170,7 @@ mod tests {
         }
         assert_eq!(t.check(&Attempt::new("fresh@example.com", ip), 0), Err(1000));
         assert!(t.check(&Attempt::new("fresh@example.com", Some(IpAddr::from([192, 0, 2, 8]))), 0).is_ok());
+        assert!(t.check(&Attempt::new("fresh@example.com", ip), FORGET_ADDRESS_AFTER_MS).is_ok(), "15 min later");
     }
 
     #[test]
@@ -178,8 +185,9 @@ mod tests {
         for _ in 0..FREE_FAILURES_PER_ACCOUNT + 3 {
             t.failed(&a, 0);
         }
-        t.failed(&a, FORGET_AFTER_MS);
-        assert!(t.check(&a, FORGET_AFTER_MS).is_ok(), "a failure a day later starts a new count");
+        assert!(t.check(&a, FORGET_ACCOUNT_AFTER_MS).is_ok(), "an hour later the account is free again");
+        t.failed(&a, FORGET_ACCOUNT_AFTER_MS);
+        assert!(t.check(&a, FORGET_ACCOUNT_AFTER_MS).is_ok(), "and a failure then starts a new count");
     }
 
     #[test]
