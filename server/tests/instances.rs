@@ -2,8 +2,10 @@
 //! full instances and a worker-only one share the deliveries of 1,200 events
 //! to three receivers while one of them is SIGKILLed and restarted. Every
 //! delivery arrives, a repeat only ever carries the same `webhook-id`, and no
-//! attempt number of a delivery is recorded twice. (PostgreSQL only: the
-//! embedded SQLite database belongs to one process.)
+//! attempt number of a delivery is recorded twice; and an API instance with a
+//! worker instance whose Redis (a private one) dies and comes back empty
+//! mid-run. (PostgreSQL only: the embedded SQLite database belongs to one
+//! process.)
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
@@ -59,6 +61,11 @@ impl Drop for Instance {
 }
 
 fn spawn(db: &TestDb, data: &TempDir, port: u16, role: &str) -> Instance {
+    let redis = std::env::var("PURPLE_CROSS_TEST_REDIS").unwrap_or("redis://127.0.0.1:6379".into());
+    spawn_with_redis(db, data, port, role, &redis)
+}
+
+fn spawn_with_redis(db: &TestDb, data: &TempDir, port: u16, role: &str, redis: &str) -> Instance {
     let child = Command::new(BIN)
         .arg("serve")
         .env("DATABASE_URL", &db.url)
@@ -66,7 +73,7 @@ fn spawn(db: &TestDb, data: &TempDir, port: u16, role: &str) -> Instance {
         .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
         .env("PURPLE_CROSS_BIND", format!("127.0.0.1:{port}"))
         .env("PURPLE_CROSS_ROLE", role)
-        .env("REDIS_URL", std::env::var("PURPLE_CROSS_TEST_REDIS").unwrap_or("redis://127.0.0.1:6379".into()))
+        .env("REDIS_URL", redis)
         .env("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
         .env("PURPLE_CROSS_REQUEST_TIMEOUT", "2")
         .env("PURPLE_CROSS_LEASE_SECONDS", "1")
@@ -191,4 +198,133 @@ async fn three_instances_lose_nothing_when_one_is_killed() {
     .unwrap();
     assert_eq!(unfinished, 0, "every delivery is recorded as succeeded");
     drop((a, b, c));
+}
+
+/// A Redis of this test's own, so it can be killed without touching the shared one.
+struct PrivateRedis(Child);
+
+impl PrivateRedis {
+    async fn start(port: u16) -> PrivateRedis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the private Redis did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        PrivateRedis(child)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn publish(http: &reqwest::Client, base: &str, key: &str, n: usize) {
+    let r = http
+        .post(format!("{base}/api/v1/events"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"type": "invoice.paid", "data": {"n": n}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "event {n}");
+}
+
+/// Waits until `seen` holds event `n`; how long that took.
+async fn arrival(seen: &Seen, n: u64, since: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.lock().unwrap().contains_key(&n) {
+        assert!(Instant::now() < deadline, "event {n} never arrived");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    since.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_lost_and_back_empty_loses_nothing_and_wake_ups_recover() {
+    let db = TestDb::postgres().await;
+    let data = TempDir::new("redis-loss");
+    let out = Command::new(BIN)
+        .args(["keys", "create", "--name", "redis-loss", "--role", "admin"])
+        .env("DATABASE_URL", &db.url)
+        .env("PURPLE_CROSS_DATA_DIR", &data.0)
+        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let redis_port = port();
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let redis = PrivateRedis::start(redis_port).await;
+    // The API instance sends nothing itself: every delivery is the worker's,
+    // found through a Redis wake-up or, without one, its next poll (≤ 1 s).
+    let api = spawn_with_redis(&db, &data, port(), "api", &redis_url);
+    let worker = spawn_with_redis(&db, &data, port(), "worker", &redis_url);
+    ready(&api.base).await;
+    ready(&worker.base).await;
+    let http = reqwest::Client::new();
+    let (url, seen) = receiver().await;
+    let r = http
+        .post(format!("{}/api/v1/webhooks", api.base))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "r", "url": url, "events": ["invoice.paid"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    // Isolated events after an idle second: a wake-up delivers each at once,
+    // a poll would take 500 ms on average.
+    let isolated = |from: u64| {
+        let (http, key, base, seen) = (http.clone(), key.clone(), api.base.clone(), seen.clone());
+        async move {
+            let mut waits = Vec::new();
+            for n in from..from + 5 {
+                tokio::time::sleep(Duration::from_millis(1200)).await;
+                let at = Instant::now();
+                publish(&http, &base, &key, n as usize).await;
+                waits.push(arrival(&seen, n, at).await);
+            }
+            waits.sort();
+            waits[2]
+        }
+    };
+    let before = isolated(0).await;
+
+    // Redis dies mid-stream and comes back empty.
+    for n in 100..200 {
+        publish(&http, &api.base, &key, n).await;
+    }
+    drop(redis);
+    for n in 200..300 {
+        publish(&http, &api.base, &key, n).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let redis = PrivateRedis::start(redis_port).await;
+    for n in 300..400 {
+        publish(&http, &api.base, &key, n).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.lock().unwrap().len() < 305 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 305, "every event arrived, Redis or not");
+        assert!(seen.values().all(|ids| ids.len() == 1), "repeats carry the same webhook-id");
+    }
+    // Both instances reconnect (fred retries with backoff) and wake-ups work again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = isolated(1000).await;
+    println!("median isolated delivery: {before:?} before the Redis loss, {after:?} after");
+    assert!(before < Duration::from_millis(250), "wake-ups through Redis at the start ({before:?})");
+    assert!(after < Duration::from_millis(250), "wake-ups through Redis again after it came back ({after:?})");
+    drop((api, worker, redis));
 }
