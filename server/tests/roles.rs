@@ -339,3 +339,34 @@ async fn every_server_function_answers_by_role() {
         assert!(!matches!(admin, 401 | 403) && admin < 500, "{}: admins may, got {admin} {body}", r.0);
     }
 }
+
+/// Unreadable arguments to any server function are the caller's mistake:
+/// 4xx, never a 5xx, whatever the function.
+#[tokio::test]
+async fn every_server_function_refuses_garbage_with_4xx() {
+    let (f, _db) = fixture().await;
+    let huge = "x=".to_string() + &"y".repeat(3 * 1024 * 1024);
+    let bodies: [(&str, &str); 5] = [
+        ("application/x-www-form-urlencoded", "%ZZ=%%%&id"),
+        ("application/x-www-form-urlencoded", "id=\u{0}&page=-1&days=99999999999999999999"),
+        ("application/json", "{\"id\": [1, {\"deep\": null}"),
+        ("application/json", "[]"),
+        ("application/x-www-form-urlencoded", huge.as_str()),
+    ];
+    for r in rpc_table() {
+        for (content_type, body) in bodies {
+            let resp = f
+                .http
+                .post(format!("{}/rpc/{}", f.base, r.0))
+                .header("cookie", &f.admin_cookie)
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            assert!(status < 500, "{} with {:.40?}: {status} {:.200}", r.0, body, text);
+        }
+    }
+}
