@@ -252,6 +252,12 @@ impl TargetPolicy {
         // `0x7f.1`, `017700000001`) to a dotted quad, so tricks that slip past
         // a naive string check arrive here as plain IPv4 hosts.
         let url = Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if !self.require_https => {}
+            "http" => return Err("the URL must use https".into()),
+            other => return Err(format!("the URL must use http or https, not {other}")),
+        }
         // The parser forgives `http:///path` and `http:\\host` (it reads the
         // first path segment as the host): refuse what a person did not mean.
         let after_scheme = raw.trim().split_once(':').map(|(_, rest)| rest).unwrap_or_default();
@@ -261,12 +267,6 @@ impl TargetPolicy {
         }
         if url.port() == Some(0) {
             return Err("port 0 cannot be connected to".into());
-        }
-        match url.scheme() {
-            "https" => {}
-            "http" if !self.require_https => {}
-            "http" => return Err("the URL must use https".into()),
-            other => return Err(format!("the URL must use http or https, not {other}")),
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("the URL must not contain a username or password; send credentials in a header instead".into());
@@ -582,7 +582,8 @@ mod tests {
     fn urls_without_a_host_or_with_port_0_are_refused() {
         let p = TargetPolicy::default();
         for raw in ["http:///path", "https:///", "http:\\\\example.com/", "https:example.com"] {
-            assert!(refused(&p, raw).contains("no host"), "{raw}: {}", refused(&p, raw));
+            let reason = refused(&p, raw);
+            assert!(reason.contains("no host") || reason.contains("empty host"), "{raw}: {reason}");
         }
         assert!(refused(&p, "https://example.com:0/").contains("port 0"));
         assert!(p.check_url(" https://example.com:8443/hook ").is_ok());

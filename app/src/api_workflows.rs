@@ -37,6 +37,32 @@ pub async fn set_template_active(id: String, active: bool) -> Result<WorkflowTem
     s.update_template(&p, &id, input).await.map_err(ssr::user_error)
 }
 
+#[server(prefix = "/rpc", endpoint = "set_template_public")]
+pub async fn set_template_public(id: String, public: bool) -> Result<WorkflowTemplate, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let input = wire::workflows::TemplateInput { is_public: Some(public), ..Default::default() };
+    s.update_template(&p, &id, input).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "duplicate_template")]
+pub async fn duplicate_template(id: String) -> Result<WorkflowTemplate, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.duplicate_template(&p, &id).await.map_err(ssr::user_error)
+}
+
+/// How many runs of the template have not ended (what the delete dialog says).
+#[server(prefix = "/rpc", endpoint = "template_unfinished")]
+pub async fn template_unfinished(id: String) -> Result<i64, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.unfinished_executions_of(&p, &id).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_template")]
+pub async fn delete_template(id: String) -> Result<(), ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.delete_template(&p, &id).await.map_err(ssr::user_error)
+}
+
 #[server(prefix = "/rpc", endpoint = "workflow_executions")]
 pub async fn workflow_executions(status: String, cursor: String) -> Result<ExecutionPage, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);

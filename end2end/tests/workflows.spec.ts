@@ -72,6 +72,46 @@ test("run the seed's follow-up from the library, watch it complete live, read th
   await page.screenshot({ path: "test-results/screens/mailbox.png", fullPage: true });
 });
 
+test("duplicate a template, make it public, and delete it with a dialog that counts the runs not ended", async ({ page, request }) => {
+  const name = `Library ${Date.now()}`;
+  const t = await createTemplate(request, {
+    name,
+    description: "Waits a day",
+    category: "operations",
+    triggerType: "manual",
+    actions: [{ id: "w", type: "wait", name: "Wait a day", config: { duration: 86400000 } }],
+  });
+  await execute(request, t.id, {});
+
+  await page.goto("/workflows");
+  await hydrated(page);
+  await page.getByLabel("Search").fill(name);
+  const original = page.getByTestId("template-card").filter({ hasText: name }).filter({ hasNotText: "(copy)" });
+  await original.getByRole("button", { name: "Duplicate" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Made" })).toHaveText(`Made "${name} (copy)" (inactive until you activate it).`);
+  const copy = page.getByTestId("template-card").filter({ hasText: `${name} (copy)` });
+  await expect(copy).toContainText("inactive");
+  await expect(copy).toContainText("private");
+  await copy.getByRole("button", { name: "Make public" }).click();
+  await expect(copy).toContainText("public");
+  await expect(copy.getByRole("button", { name: "Make private" })).toBeVisible();
+
+  // The original has a run waiting a day: the dialog says so; keeping it changes nothing.
+  const asked: string[] = [];
+  page.once("dialog", (d) => { asked.push(d.message()); void d.dismiss(); });
+  await original.getByRole("button", { name: "Delete…" }).click();
+  await expect.poll(() => asked.length).toBe(1);
+  expect(asked[0]).toContain("1 run has not ended yet");
+  await expect(original).toBeVisible();
+
+  // The copy never ran: deleting it asks, then it is gone.
+  page.once("dialog", (d) => { asked.push(d.message()); void d.accept(); });
+  await copy.getByRole("button", { name: "Delete…" }).click();
+  await expect(copy).toHaveCount(0);
+  expect(asked[1]).toContain("No run of it is under way.");
+  await expect(original).toBeVisible();
+});
+
 test("a condition's branch shows in the timeline, a bad run fails naming the variable, a wait is cancelled", async ({ page, request }) => {
   const t = await createTemplate(request, {
     name: `Weigh-in ${Date.now()}`,

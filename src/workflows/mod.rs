@@ -28,6 +28,7 @@ pub mod dry_run;
 pub mod email;
 pub mod engine;
 pub mod executions;
+mod library;
 pub mod render;
 pub mod schedule;
 pub mod service;

@@ -176,6 +176,14 @@ pub struct TemplateFilter {
 }
 
 impl Db {
+    /// Executions of a template not ended yet (pending, running or waiting).
+    pub async fn unfinished_executions_of(&self, template_id: &str) -> Result<i64> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM workflow_executions
+             WHERE template_id = $1 AND status IN ('pending', 'running', 'waiting')")
+            .bind(template_id).fetch_one(pool).await)?)
+    }
+
     pub async fn template(&self, id: &str) -> Result<Option<TemplateRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, TemplateRow>(
             &format!("SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE id = $1"))

@@ -1,24 +1,63 @@
 //! The workflow library: templates by category, what starts each, how often
-//! it ran, active or not; run one now with trigger data. (The visual builder
-//! is still to come: templates are made through the REST API and the demo.)
+//! it ran, active or not, public or private; run one now with trigger data,
+//! duplicate it, or delete it after a dialog that counts the runs not ended.
+//! (The visual builder is still to come: templates are made through the REST
+//! API and the demo.)
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 use wire::workflows::WorkflowTemplate;
 
-use crate::api_workflows::{workflow_templates, RunTemplate, SetTemplateActive};
+use crate::api_workflows::{
+    template_unfinished, workflow_templates, DeleteTemplate, DuplicateTemplate, RunTemplate, SetTemplateActive,
+    SetTemplatePublic,
+};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{clean_error, ErrorMessage, Loading};
+use crate::components::ui::{clean_error, confirm, ErrorMessage, Loading};
+
+/// What the library's buttons dispatch; each refreshes the list when done.
+#[derive(Clone, Copy)]
+struct LibraryActions {
+    toggle: ServerAction<SetTemplateActive>,
+    publicity: ServerAction<SetTemplatePublic>,
+    duplicate: ServerAction<DuplicateTemplate>,
+    delete: ServerAction<DeleteTemplate>,
+}
+
+/// The delete dialog's words: what happens to the runs that have not ended.
+pub fn delete_question(name: &str, unfinished: i64) -> String {
+    let runs = match unfinished {
+        0 => "No run of it is under way.".to_string(),
+        1 => "1 run has not ended yet (waiting or running); it finishes on the version it started with.".to_string(),
+        n => format!("{n} runs have not ended yet (waiting or running); they finish on the version they started with."),
+    };
+    format!("Delete the workflow \"{name}\"? {runs} This cannot be undone.")
+}
 
 #[component]
 pub fn WorkflowsPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let live = use_live();
-    let toggle = ServerAction::<SetTemplateActive>::new();
+    let actions = LibraryActions {
+        toggle: ServerAction::new(),
+        publicity: ServerAction::new(),
+        duplicate: ServerAction::new(),
+        delete: ServerAction::new(),
+    };
     let list = Resource::new(
-        move || (search.get(), live.get(), toggle.version().get()),
-        |(search, _, _)| workflow_templates(search),
+        move || {
+            let a = actions;
+            (
+                search.get(),
+                live.get(),
+                a.toggle.version().get(),
+                a.publicity.version().get(),
+                a.duplicate.version().get(),
+                a.delete.version().get(),
+            )
+        },
+        |(search, ..)| workflow_templates(search),
     );
     view! {
         <Shell title="Workflows">
@@ -31,7 +70,17 @@ pub fn WorkflowsPage() -> impl IntoView {
                 </div>
                 <A href="/executions" attr:class="text-sm text-purple-800 hover:underline">"See what ran →"</A>
             </div>
-            {move || toggle.value().get().and_then(Result::err).map(|e| view! { <ErrorMessage message=e.to_string()/> })}
+            {move || {
+                let a = actions;
+                let failed = a.toggle.value().get().and_then(Result::err)
+                    .or_else(|| a.publicity.value().get().and_then(Result::err))
+                    .or_else(|| a.duplicate.value().get().and_then(Result::err))
+                    .or_else(|| a.delete.value().get().and_then(Result::err));
+                failed.map(|e| view! { <ErrorMessage message=clean_error(&e.to_string())/> })
+            }}
+            {move || actions.duplicate.value().get().and_then(Result::ok).map(|t| view! {
+                <p role="status" class="mb-3 text-sm text-green-800">{format!("Made \"{}\" (inactive until you activate it).", t.name)}</p>
+            })}
             <Transition fallback=Loading>
                 {move || list.get().map(|r| match r {
                     Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
@@ -50,7 +99,7 @@ pub fn WorkflowsPage() -> impl IntoView {
                                 <section class="mb-6">
                                     <h2 class="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500">{c.replace('_', " ")}</h2>
                                     <ul class="space-y-3">
-                                        {in_category.into_iter().map(|t| view! { <TemplateCard template=t toggle/> }).collect_view()}
+                                        {in_category.into_iter().map(|t| view! { <TemplateCard template=t actions/> }).collect_view()}
                                     </ul>
                                 </section>
                             }
@@ -63,7 +112,7 @@ pub fn WorkflowsPage() -> impl IntoView {
 }
 
 #[component]
-fn TemplateCard(template: WorkflowTemplate, toggle: ServerAction<SetTemplateActive>) -> impl IntoView {
+fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl IntoView {
     let run = ServerAction::<RunTemplate>::new();
     let open = RwSignal::new(false);
     let data = RwSignal::new("{}".to_string());
@@ -71,7 +120,18 @@ fn TemplateCard(template: WorkflowTemplate, toggle: ServerAction<SetTemplateActi
     let id2 = StoredValue::new(template.id.clone());
     let field_id = StoredValue::new(format!("data-{}", template.id));
     let active = template.is_active;
+    let public = template.is_public;
     let steps = template.actions.len();
+    let name = StoredValue::new(template.name.clone());
+    let ask_delete = move |_| {
+        let id = id2.get_value();
+        leptos::task::spawn_local(async move {
+            let unfinished = template_unfinished(id.clone()).await.unwrap_or(0);
+            if confirm(&delete_question(&name.get_value(), unfinished)) {
+                actions.delete.dispatch(DeleteTemplate { id });
+            }
+        });
+    };
     view! {
         <li data-testid="template-card" class="rounded-lg border border-slate-200 bg-white p-4">
             <div class="flex flex-wrap items-start justify-between gap-3">
@@ -88,9 +148,22 @@ fn TemplateCard(template: WorkflowTemplate, toggle: ServerAction<SetTemplateActi
                     <span class=if active { "rounded-full bg-green-100 px-2 py-0.5 text-xs text-green-800" } else { "rounded-full bg-slate-200 px-2 py-0.5 text-xs text-slate-700" }>
                         {if active { "active" } else { "inactive" }}
                     </span>
+                    <span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-700">{if public { "public" } else { "private" }}</span>
                     <button type="button" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100"
-                        on:click=move |_| { toggle.dispatch(SetTemplateActive { id: id.clone(), active: !active }); }>
+                        on:click=move |_| { actions.toggle.dispatch(SetTemplateActive { id: id.clone(), active: !active }); }>
                         {if active { "Deactivate" } else { "Activate" }}
+                    </button>
+                    <button type="button" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100"
+                        on:click=move |_| { actions.publicity.dispatch(SetTemplatePublic { id: id2.get_value(), public: !public }); }>
+                        {if public { "Make private" } else { "Make public" }}
+                    </button>
+                    <button type="button" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100"
+                        on:click=move |_| { actions.duplicate.dispatch(DuplicateTemplate { id: id2.get_value() }); }>
+                        "Duplicate"
+                    </button>
+                    <button type="button" class="rounded-md border border-red-300 px-3 py-1 text-red-700 hover:bg-red-50"
+                        on:click=ask_delete>
+                        "Delete…"
                     </button>
                     <button type="button" class="rounded-md bg-purple-700 px-3 py-1 text-white hover:bg-purple-800 disabled:opacity-50"
                         disabled=!active aria-expanded=move || open.get().to_string()
