@@ -132,6 +132,7 @@ async fn migrating_existing_deliveries_keeps_them_and_their_bodies(db: TestDb) {
 async fn webhook_headers_are_sealed_at_rest_including_older_rows(db: TestDb) {
     use domain::store::with_pool;
     let s = services(&db).await;
+    s.seed_event_types().await.unwrap();
     let input = serde_json::from_value(serde_json::json!({"name": "Creds", "url": "https://example.com/hook",
         "events": ["invoice.paid"], "headers": {"Authorization": "Bearer receiver-token"}}))
     .unwrap();
