@@ -20,7 +20,14 @@ use wire::webhooks::{DayStats, Delivery, Webhook};
 pub fn WebhookDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = Signal::derive(move || params.read().get("id").unwrap_or_default());
-    let live = use_live();
+    // Live refreshes pause once a delete is under way: the webhook is going,
+    // and refetching its numbers would only meet 404s before the page leaves.
+    let deleting = RwSignal::new(false);
+    let any_change = use_live();
+    let live = Memo::new(move |prev: Option<&u64>| match prev {
+        Some(p) if deleting.get() => *p,
+        _ => any_change.get(),
+    });
     let update = ServerAction::<UpdateWebhook>::new();
     let toggle = ServerAction::<SetWebhookActive>::new();
     let regenerate = ServerAction::<RegenerateSecret>::new();
@@ -45,7 +52,7 @@ pub fn WebhookDetailPage() -> impl IntoView {
             <Suspense fallback=Loading>
                 {move || webhook.get().map(|r| match r {
                     Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
-                    Ok(w) => view! { <Config w=w update=update toggle=toggle regenerate=regenerate/> }.into_any(),
+                    Ok(w) => view! { <Config w=w update=update toggle=toggle regenerate=regenerate deleting=deleting/> }.into_any(),
                 })}
             </Suspense>
             <section aria-label="Statistics" class="mt-6 grid grid-cols-2 gap-3 md:grid-cols-6">
@@ -72,7 +79,7 @@ pub fn WebhookDetailPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            <Deliveries webhook_id=id/>
+            <Deliveries webhook_id=id live=live.into()/>
         </Shell>
     }
 }
@@ -83,6 +90,7 @@ fn Config(
     update: ServerAction<UpdateWebhook>,
     toggle: ServerAction<SetWebhookActive>,
     regenerate: ServerAction<RegenerateSecret>,
+    deleting: RwSignal<bool>,
 ) -> impl IntoView {
     let editing = RwSignal::new(false);
     let name = RwSignal::new(w.name.clone());
@@ -96,10 +104,10 @@ fn Config(
     let since = RwSignal::new(String::new());
     let include_missed = RwSignal::new(true);
     let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = remove.value().get() {
-            navigate("/webhooks", Default::default());
-        }
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(())) => navigate("/webhooks", Default::default()),
+        Some(Err(_)) => deleting.set(false),
+        None => {}
     });
     Effect::new(move |_| {
         if let Some(Ok(_)) = update.value().get() {
@@ -138,6 +146,7 @@ fn Config(
                     <button type="button" class="rounded-md border border-red-200 px-3 py-1.5 text-red-700 hover:bg-red-50"
                         on:click=move |_| {
                             if confirm_webhook_delete(&wname) {
+                                deleting.set(true);
                                 remove.dispatch(DeleteWebhook { id: id3.clone() });
                             }
                         }>
@@ -318,7 +327,7 @@ pub fn DayChart(days: Vec<DayStats>) -> impl IntoView {
 }
 
 #[component]
-fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
+fn Deliveries(webhook_id: Signal<String>, live: Signal<u64>) -> impl IntoView {
     let page = RwSignal::new(1u32);
     let status = RwSignal::new(String::new());
     let event = RwSignal::new(String::new());
@@ -326,7 +335,6 @@ fn Deliveries(webhook_id: Signal<String>) -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let open = RwSignal::new(query.read_untracked().get("delivery"));
     let retry = ServerAction::<RetryDelivery>::new();
-    let live = use_live();
     let list = Resource::new(
         move || (webhook_id.get(), page.get(), status.get(), event.get(), live.get(), retry.version().get()),
         |(id, page, status, event, ..)| list_deliveries(id, page, status, event),
