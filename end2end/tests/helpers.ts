@@ -56,7 +56,12 @@ export async function startReceiver(statuses: number[] = []): Promise<Receiver> 
   return {
     url: `http://127.0.0.1:${port}/hook`,
     hits,
-    close: () => new Promise((r) => server.close(() => r())),
+    // The service keeps connections to a receiver alive; close() alone waits for them.
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
