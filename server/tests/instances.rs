@@ -95,18 +95,23 @@ async fn ready(base: &str) {
     panic!("{base} never became ready");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_lose_nothing_when_one_is_killed() {
-    let db = TestDb::postgres().await;
-    let data = TempDir::new("instances");
+/// An admin API key made by the binary's `keys create`.
+fn admin_key(db: &TestDb, data: &TempDir, name: &str) -> String {
     let out = Command::new(BIN)
-        .args(["keys", "create", "--name", "instances", "--role", "admin"])
+        .args(["keys", "create", "--name", name, "--role", "admin"])
         .env("DATABASE_URL", &db.url)
         .env("PURPLE_CROSS_DATA_DIR", &data.0)
         .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
         .output()
         .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_lose_nothing_when_one_is_killed() {
+    let db = TestDb::postgres().await;
+    let data = TempDir::new("instances");
+    let key = admin_key(&db, &data, "instances");
 
     let (port_a, port_b, port_c) = (port(), port(), port());
     let a = spawn(&db, &data, port_a, "all");
@@ -252,14 +257,7 @@ async fn arrival(seen: &Seen, n: u64, since: Instant) -> Duration {
 async fn redis_lost_and_back_empty_loses_nothing_and_wake_ups_recover() {
     let db = TestDb::postgres().await;
     let data = TempDir::new("redis-loss");
-    let out = Command::new(BIN)
-        .args(["keys", "create", "--name", "redis-loss", "--role", "admin"])
-        .env("DATABASE_URL", &db.url)
-        .env("PURPLE_CROSS_DATA_DIR", &data.0)
-        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let key = admin_key(&db, &data, "redis-loss");
     let redis_port = port();
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
     let redis = PrivateRedis::start(redis_port).await;
