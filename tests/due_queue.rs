@@ -142,6 +142,31 @@ async fn fenced_writes_do_nothing_once_the_lease_is_lost(db: TestDb) {
     assert!(s.db.due_row(KIND, "due_x").await.unwrap().is_none());
 }
 
+async fn holding_many_keeps_only_the_leases_still_held(db: TestDb) {
+    let s = services(&db).await;
+    add(&s.db, &[("due_a", "p", NOW), ("due_b", "p", NOW), ("due_c", "p", NOW)]).await;
+    let mut mine: Vec<Lease> = claim(&s.db, "w1", NOW, 3, &[]).await.iter().map(Claimed::lease).collect();
+    mine.sort_by(|a, b| a.id.cmp(&b.id));
+    // due_b goes back on the queue and w2 takes it; due_c is cancelled.
+    {
+        let mut tx = s.db.begin().await.unwrap();
+        assert_eq!(store::reschedule(&mut tx, "w1", &[(&mine[1], NOW + 10)]).await.unwrap().len(), 1);
+        store::cancel(&mut tx, KIND, "due_c").await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let theirs = claim(&s.db, "w2", NOW + 10, 1, &[]).await.remove(0).lease();
+    assert_eq!(theirs.id, "due_b");
+    let mut tx = s.db.begin().await.unwrap();
+    let held = store::hold_all(&mut tx, "w1", &mine.iter().collect::<Vec<_>>(), NOW + 5 * LEASE).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(held, HashSet::from([mine[0].clone()]), "{}: only due_a is still w1's", db.name);
+    let a = s.db.due_row(KIND, "due_a").await.unwrap().unwrap();
+    assert_eq!((a.lease_owner.as_deref(), a.available_at), (Some("w1"), NOW + 5 * LEASE), "due_a's lease is extended");
+    let b = s.db.due_row(KIND, "due_b").await.unwrap().unwrap();
+    assert_eq!((b.lease_owner.as_deref(), b.fence), (Some("w2"), theirs.fence), "w2's lease is untouched");
+    assert_eq!(b.available_at, NOW + 10 + LEASE);
+}
+
 async fn reschedule_moves_the_row_and_resets_attempts(db: TestDb) {
     let s = services(&db).await;
     add(&s.db, &[("due_r", "p", NOW)]).await;
@@ -329,6 +354,7 @@ domain::per_backend!(
     two_workers_racing_claim_each_row_once,
     skips_saturated_partitions_without_touching_their_rows,
     fenced_writes_do_nothing_once_the_lease_is_lost,
+    holding_many_keeps_only_the_leases_still_held,
     reschedule_moves_the_row_and_resets_attempts,
     release_gives_work_back_without_counting_an_attempt,
     failing_rows_die_after_max_attempts_and_can_be_revived,

@@ -197,6 +197,34 @@ pub async fn holds(tx: &mut Tx, owner: &str, lease: &Lease, until: i64) -> Resul
     Ok(n == 1)
 }
 
+/// [`holds`] for many leases in one statement: returns those `owner` still
+/// holds, each extended to `until` (and on PostgreSQL locked until the
+/// transaction ends). Each row may appear once.
+pub async fn hold_all(tx: &mut Tx, owner: &str, leases: &[&Lease], until: i64) -> Result<HashSet<Lease>> {
+    let backend = tx.backend();
+    let mut held = HashSet::with_capacity(leases.len());
+    for chunk in batch::chunks(leases) {
+        let sql = format!(
+            "UPDATE due_work SET available_at = {} WHERE lease_owner = {} AND {} RETURNING id, fence",
+            batch::params(backend, 1, 1),
+            batch::params(backend, 2, 1),
+            fenced(backend, 3, chunk.len())
+        );
+        let rows = with_tx!(tx, conn => {
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(until).bind(owner);
+            for l in chunk {
+                q = q.bind(&l.id);
+            }
+            for l in chunk {
+                q = q.bind(&l.id).bind(l.fence);
+            }
+            q.fetch_all(&mut **conn).await
+        })?;
+        held.extend(rows.into_iter().map(|(id, fence)| Lease { id, fence }));
+    }
+    Ok(held)
+}
+
 /// Deletes finished rows still leased under `leases` by `owner`; returns the
 /// leases that matched. A lease missing from the answer was lost. Each row
 /// may appear once (see [`newest_per_row`]).

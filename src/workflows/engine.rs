@@ -7,6 +7,7 @@
 //! makes its call outside any transaction, and records the answer in a new
 //! one; so no transaction is ever held across a call.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use super::actions::{self, Outcome, StepContext};
 use super::step::{advance, status_label, variables, IfEmpty};
 use super::store::{self, ExecutionRow, StepRow};
 use super::template::{self, Path};
+use super::writes::Writes;
 use crate::auth::{Principal, PrincipalKind, Role};
 use crate::due::{self, kinds, Claimed, Handler, Room, Runner};
 use crate::records::Cause;
@@ -119,11 +121,27 @@ impl Told {
     }
 }
 
-/// Begins a transaction that holds the claimed row (extending its lease), or None when the lease was lost.
-async fn hold(s: &Services, owner: &str, row: &Claimed) -> Result<Option<Tx>> {
-    let mut tx = s.db.begin().await?;
-    let until = s.now_ms() + s.settings.worker.lease_ms;
-    Ok(due::store::holds(&mut tx, owner, &row.lease(), until).await?.then_some(tx))
+/// What a claimed row's steps start from: its execution (None when it is
+/// gone) and the steps it ran so far.
+type Loaded = (Option<ExecutionRow>, Vec<StepRow>);
+
+/// Reads (and on PostgreSQL locks) the executions of `rows` and their steps, in `tx`.
+async fn load(tx: &mut Tx, rows: &[&Claimed]) -> Result<HashMap<String, Loaded>> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.subject_id.as_str()).collect();
+    let mut out: HashMap<String, Loaded> = HashMap::with_capacity(ids.len());
+    let executions = store::lock_executions(tx, &ids).await?;
+    // A pending execution has no steps yet (the claim that ran its first ones would have moved it on).
+    let started: Vec<&str> = executions.iter().filter(|e| e.status != "pending").map(|e| e.id.as_str()).collect();
+    let steps = if started.is_empty() { Vec::new() } else { store::steps_of(tx, &started).await? };
+    for e in executions {
+        out.insert(e.id.clone(), (Some(e), Vec::new()));
+    }
+    for st in steps {
+        if let Some((_, list)) = out.get_mut(&st.execution_id) {
+            list.push(st);
+        }
+    }
+    Ok(out)
 }
 
 /// A webhook step reached: its call happens outside any transaction.
@@ -152,16 +170,21 @@ async fn run_group(s: &Services, rows: Vec<Claimed>) {
         let shared = async {
             let mut tx = s.db.begin().await?;
             let mut told = Told::default();
+            let mut writes = Writes::default();
             let mut alone = Vec::new();
             let until = s.now_ms() + s.settings.worker.lease_ms;
-            for (i, row) in rows.iter().enumerate() {
-                if !due::store::holds(&mut tx, &owner, &row.lease(), until).await? {
-                    continue; // Someone else has it now (or it was cancelled).
-                }
-                if let Flow::Call(_) = steps(s, &mut tx, row, &mut told, None).await? {
+            let leases: Vec<_> = rows.iter().map(Claimed::lease).collect();
+            let held = due::store::hold_all(&mut tx, &owner, &leases.iter().collect::<Vec<_>>(), until).await?;
+            // Someone else has the others now (or they were cancelled).
+            let mine: Vec<&Claimed> = rows.iter().filter(|r| held.contains(&r.lease())).collect();
+            let mut loaded = load(&mut tx, &mine).await?;
+            for (i, row) in rows.iter().enumerate().filter(|(_, r)| held.contains(&r.lease())) {
+                let start = loaded.remove(&row.subject_id).unwrap_or_default();
+                if let Flow::Call(_) = steps(s, &mut tx, row, start, &mut writes, &mut told, None).await? {
                     alone.push(i);
                 }
             }
+            writes.flush(&mut tx, &owner).await?;
             tx.commit().await?;
             told.tell(s);
             Ok::<_, Error>(alone)
@@ -196,10 +219,16 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
     let env = super::render::environment(s.settings.timezone);
     let mut called = None;
     loop {
-        // Someone else has it now (or it was cancelled): write nothing.
-        let Some(mut tx) = hold(s, &owner, row).await? else { return Ok(()) };
+        let mut tx = s.db.begin().await?;
+        let until = s.now_ms() + s.settings.worker.lease_ms;
+        if !due::store::holds(&mut tx, &owner, &row.lease(), until).await? {
+            return Ok(()); // Someone else has it now (or it was cancelled): write nothing.
+        }
+        let start = load(&mut tx, &[row]).await?.remove(&row.subject_id).unwrap_or_default();
         let mut told = Told::default();
-        let flow = steps(s, &mut tx, row, &mut told, called.take()).await?;
+        let mut writes = Writes::default();
+        let flow = steps(s, &mut tx, row, start, &mut writes, &mut told, called.take()).await?;
+        writes.flush(&mut tx, &owner).await?;
         tx.commit().await?;
         told.tell(s);
         let Flow::Call(c) = flow else { return Ok(()) };
@@ -218,43 +247,45 @@ async fn run(s: &Services, row: &Claimed) -> Result<()> {
 
 /// Runs steps of the claimed execution in `tx` (which holds its row) until
 /// one stops it, a batch is done, or a webhook is next (`Flow::Call`);
-/// `called` is the outcome of the call a previous pass stopped for.
+/// `called` is the outcome of the call a previous pass stopped for. What
+/// the steps change goes to `writes`, flushed before anything that reads it.
+#[allow(clippy::too_many_arguments)]
 async fn steps(
     s: &Services,
     tx: &mut Tx,
     row: &Claimed,
+    (exec, mut steps): Loaded,
+    writes: &mut Writes,
     told: &mut Told,
     mut called: Option<(Path, Outcome)>,
 ) -> Result<Flow> {
     let owner = Runner::owner(s);
     let lease = row.lease();
     let env = super::render::environment(s.settings.timezone);
-    let Some(mut exec) = store::lock_execution(tx, &row.subject_id).await? else {
-        due::store::finish(tx, &owner, &[&lease]).await?;
+    let Some(mut exec) = exec else {
+        writes.finish(lease);
         return Ok(Flow::Done);
     };
     let actions: Vec<Action> = serde_json::from_str(&exec.actions).map_err(Error::internal)?;
-    // A pending execution has no steps yet (the claim that ran its first ones would have moved it on).
-    let mut steps = if exec.status == "pending" { Vec::new() } else { store::steps_in(tx, &exec.id).await? };
     let mut ran = 0;
     // The execution row is written once per batch, and before anything that may read it.
     let mut dirty = false;
     loop {
         if ended(&exec.status) {
-            due::store::finish(tx, &owner, &[&lease]).await?;
+            writes.finish(lease);
             break;
         }
         let Some((path, action)) = cursor_of(&exec).and_then(|p| template::action_at(&actions, &p).map(|a| (p, a)))
         else {
-            complete(tx, &mut exec, s.now_ms()).await?;
+            complete(tx, writes, &mut exec, s.now_ms()).await?;
             dirty = false;
-            due::store::finish(tx, &owner, &[&lease]).await?;
+            writes.finish(lease);
             told.ended = Some("completed");
             break;
         };
         if ran >= STEPS_PER_CLAIM {
             // A long run of quick steps: give the rest of the queue a turn, and come back at once.
-            due::store::reschedule(tx, &owner, &[(&lease, s.now_ms())]).await?;
+            writes.reschedule(lease, s.now_ms());
             told.more = true;
             break;
         }
@@ -271,14 +302,15 @@ async fn steps(
             &exec.id,
         );
         let vars = variables(tx, &exec, now).await?;
-        if dirty
-            && matches!(
-                action.action_type.as_str(),
-                "webhook" | "create_record" | "update_record" | "parallel" | "run_workflow"
-            )
-        {
-            // These commit, or change records whose waits may read executions: the row must be current.
-            store::save_execution(tx, &exec).await?;
+        if matches!(
+            action.action_type.as_str(),
+            "webhook" | "create_record" | "update_record" | "parallel" | "run_workflow"
+        ) {
+            // These commit, or read other executions (a record's waits, a branch's children): the rows must be current.
+            if dirty {
+                writes.execution(&exec);
+            }
+            writes.flush(tx, &owner).await?;
         }
         // The answer of the call a previous pass stopped for, if it was for this step.
         let answer = called.take().filter(|(p, _)| *p == path).map(|(_, o)| o);
@@ -328,6 +360,10 @@ async fn steps(
             branch: None,
             started_at: existing.as_ref().map(|st| st.started_at).unwrap_or(now),
             completed_at: None,
+            seq: existing
+                .as_ref()
+                .map(|st| st.seq)
+                .unwrap_or_else(|| steps.iter().map(|st| st.seq).max().unwrap_or(0) + 1),
         };
         exec.updated_at = now;
         exec.current_action_id = Some(action.id.clone());
@@ -341,7 +377,7 @@ async fn steps(
                 exec.wait_record_id = anchor.as_ref().map(|a| a.record_id.clone());
                 exec.wait_field = anchor.as_ref().map(|a| a.field.clone());
                 exec.wait_offset_ms = anchor.map(|a| a.offset_ms);
-                due::store::reschedule(tx, &owner, &[(&lease, until)]).await?;
+                writes.reschedule(lease.clone(), until);
             }
             Outcome::Wait { until, .. } => {
                 // A time already past: the wait is over at once.
@@ -359,7 +395,7 @@ async fn steps(
                 exec.status = "waiting".into();
                 exec.waiting_until = None;
                 // No due row while it waits: each child schedules it when it ends.
-                due::store::finish(tx, &owner, &[&lease]).await?;
+                writes.finish(lease.clone());
             }
             Outcome::Retry { at, error, output } => {
                 let mut o = output;
@@ -368,7 +404,7 @@ async fn steps(
                 step.output = o.to_string();
                 step.error = Some(error);
                 exec.status = "running".into();
-                due::store::reschedule(tx, &owner, &[(&lease, at)]).await?;
+                writes.reschedule(lease.clone(), at);
             }
             Outcome::Failed { error } => {
                 step.status = "failed".into();
@@ -379,12 +415,12 @@ async fn steps(
                     Some(format!("{} ({}): {error}", action.name.clone().if_empty(&action.id), action.action_type));
                 exec.completed_at = Some(now);
                 exec.cursor = Some(serde_json::to_string(&path).expect("paths serialise"));
-                due::store::finish(tx, &owner, &[&lease]).await?;
+                writes.finish(lease.clone());
                 super::children::ended_in(tx, &exec, now).await?;
                 told.ended = Some("failed");
             }
         }
-        store::upsert_step(tx, &step).await?;
+        writes.step(&step);
         dirty = true;
         told.emitted.extend(emitted);
         told.steps.push((status_label(&step.status), began.elapsed().as_secs_f64()));
@@ -398,17 +434,17 @@ async fn steps(
         }
     }
     if dirty {
-        store::save_execution(tx, &exec).await?;
+        writes.execution(&exec);
     }
     Ok(Flow::Done)
 }
 
 /// The execution ran its last step.
-async fn complete(tx: &mut Tx, e: &mut ExecutionRow, now: i64) -> Result<()> {
+async fn complete(tx: &mut Tx, writes: &mut Writes, e: &mut ExecutionRow, now: i64) -> Result<()> {
     e.status = "completed".into();
     e.completed_at = Some(now);
     e.updated_at = now;
     e.cursor = None;
-    store::save_execution(tx, e).await?;
+    writes.execution(e);
     super::children::ended_in(tx, e, now).await
 }

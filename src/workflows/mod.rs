@@ -37,5 +37,6 @@ pub mod step;
 pub mod store;
 pub mod template;
 pub mod triggers;
+mod writes;
 
 pub use wire::workflows::*;

@@ -322,14 +322,9 @@ impl Services {
             v @ Value::Object(_) => v,
             _ => return Err(Error::invalid("triggerData", "must be an object")),
         };
-        let now = self.now_ms();
-        let t = self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
-        if !t.is_active {
-            return Err(Error::Conflict("this template is inactive; activate it to run it".into()));
-        }
-        let row = triggers::new_execution(Some(&t), &t.name, "manual", &t.actions, &data, &[], now);
-        let execution_id = row.id.clone();
-        self.starter.get_or_init(|| super::starter::Starter::start(self.db.clone())).submit(row).await?;
+        let start = super::starter::Start { template_id: id.to_string(), trigger_data: data, now: self.now_ms() };
+        let execution_id =
+            self.starter.get_or_init(|| super::starter::Starter::start(self.db.clone())).submit(start).await?;
         self.due_work_added();
         self.events_changed();
         Ok(ExecuteAccepted { execution_id, status: "pending".into() })

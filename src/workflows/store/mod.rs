@@ -3,6 +3,9 @@
 
 use sqlx::FromRow;
 
+mod runs;
+pub use runs::*;
+
 use crate::store::{with_pool, with_tx, Backend, Db, Tx};
 use crate::Result;
 
@@ -74,7 +77,13 @@ pub struct StepRow {
     pub branch: Option<String>,
     pub started_at: i64,
     pub completed_at: Option<i64>,
+    /// Its place in the execution's order of steps.
+    pub seq: i64,
 }
+
+/// The columns of [`StepRow`], in its order.
+const STEP_COLUMNS: &str = "id, execution_id, action_id, action_type, action_name, action_config, status, output, \
+    error, branch, started_at, completed_at, seq";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EmailRow {
@@ -165,6 +174,26 @@ pub async fn lock_template(tx: &mut Tx, id: &str) -> Result<Option<TemplateRow>>
     Ok(with_tx!(tx, conn => sqlx::query_as::<_, TemplateRow>(&sql).bind(id).fetch_optional(&mut **conn).await)?)
 }
 
+/// The templates of `ids` that exist, as `tx` sees them.
+pub async fn templates_in(tx: &mut Tx, ids: &[&str]) -> Result<Vec<TemplateRow>> {
+    let backend = tx.backend();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in crate::store::batch::chunks(ids) {
+        let sql = format!(
+            "SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE id IN ({})",
+            crate::store::batch::params(backend, 1, chunk.len())
+        );
+        out.extend(with_tx!(tx, conn => {
+            let mut q = sqlx::query_as::<_, TemplateRow>(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut **conn).await
+        })?);
+    }
+    Ok(out)
+}
+
 /// Template list filters.
 #[derive(Debug, Clone, Default)]
 pub struct TemplateFilter {
@@ -233,110 +262,6 @@ impl Db {
     }
 }
 
-// ---- executions and steps ----
-
-/// Inserts executions with multi-row statements.
-pub async fn insert_executions(tx: &mut Tx, rows: &[ExecutionRow]) -> Result<()> {
-    let backend = tx.backend();
-    for chunk in crate::store::batch::chunks(rows) {
-        let sql = format!(
-            "INSERT INTO workflow_executions ({EXECUTION_COLUMNS}) VALUES {}",
-            crate::store::batch::values(backend, chunk.len(), 23)
-        );
-        with_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for e in chunk {
-                q = q.bind(&e.id).bind(&e.template_id).bind(e.template_version).bind(&e.workflow_name).bind(&e.trigger_type)
-                    .bind(&e.trigger_data).bind(&e.actions).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id)
-                    .bind(&e.variables).bind(e.waiting_until).bind(&e.wait_record_id).bind(&e.wait_field)
-                    .bind(e.wait_offset_ms).bind(&e.cause).bind(&e.parent_execution_id).bind(&e.parent_action_id)
-                    .bind(&e.error).bind(e.started_at).bind(e.completed_at).bind(e.created_at).bind(e.updated_at);
-            }
-            q.execute(&mut **conn).await.map(|_| ())
-        })?;
-    }
-    Ok(())
-}
-
-/// Writes the execution's moving parts (status, cursor, variables, wait, error, times).
-pub async fn save_execution(tx: &mut Tx, e: &ExecutionRow) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query(
-        "UPDATE workflow_executions SET status = $2, cursor = $3, current_action_id = $4, variables = $5,
-            waiting_until = $6, wait_record_id = $7, wait_field = $8, wait_offset_ms = $9, error = $10,
-            completed_at = $11, updated_at = $12
-         WHERE id = $1")
-        .bind(&e.id).bind(&e.status).bind(&e.cursor).bind(&e.current_action_id).bind(&e.variables).bind(e.waiting_until)
-        .bind(&e.wait_record_id).bind(&e.wait_field).bind(e.wait_offset_ms).bind(&e.error).bind(e.completed_at)
-        .bind(e.updated_at)
-        .execute(&mut **conn).await.map(|_| ()))?;
-    Ok(())
-}
-
-pub async fn lock_execution(tx: &mut Tx, id: &str) -> Result<Option<ExecutionRow>> {
-    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE id = $1{}", for_update(tx.backend()));
-    Ok(with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(id).fetch_optional(&mut **conn).await)?)
-}
-
-/// The executions `parent` started for its action `action_id` (branches, a sub-workflow), oldest first.
-pub async fn children(tx: &mut Tx, parent: &str, action_id: &str) -> Result<Vec<ExecutionRow>> {
-    let sql = format!(
-        "SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE parent_execution_id = $1 AND parent_action_id = $2
-         ORDER BY created_at, id"
-    );
-    Ok(
-        with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(parent).bind(action_id).fetch_all(&mut **conn).await)?,
-    )
-}
-
-/// An execution's steps in the order they ran, as `tx` sees them.
-pub async fn steps_in(tx: &mut Tx, execution_id: &str) -> Result<Vec<StepRow>> {
-    Ok(with_tx!(tx, conn => sqlx::query_as::<_, StepRow>(
-        "SELECT id, execution_id, action_id, action_type, action_name, action_config, status, output, error, branch,
-                started_at, completed_at
-         FROM workflow_steps WHERE execution_id = $1 ORDER BY seq")
-        .bind(execution_id).fetch_all(&mut **conn).await)?)
-}
-
-/// Unfinished executions started by `parent` (to cancel with it).
-pub async fn running_children(tx: &mut Tx, parent: &str) -> Result<Vec<String>> {
-    Ok(with_tx!(tx, conn => sqlx::query_scalar::<_, String>(
-        "SELECT id FROM workflow_executions WHERE parent_execution_id = $1 AND status IN ('pending', 'running', 'waiting')")
-        .bind(parent).fetch_all(&mut **conn).await)?)
-}
-
-/// Executions waiting on a time taken from `record_id` (a reminder before an appointment).
-pub async fn waiting_on_record(tx: &mut Tx, record_id: &str) -> Result<Vec<ExecutionRow>> {
-    let sql = format!(
-        "SELECT {EXECUTION_COLUMNS} FROM workflow_executions WHERE wait_record_id = $1 AND status = 'waiting'{}",
-        for_update(tx.backend())
-    );
-    Ok(with_tx!(tx, conn => sqlx::query_as::<_, ExecutionRow>(&sql).bind(record_id).fetch_all(&mut **conn).await)?)
-}
-
-pub async fn upsert_step(tx: &mut Tx, s: &StepRow) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query(
-        "INSERT INTO workflow_steps (id, execution_id, action_id, action_type, action_name, action_config, status, output,
-            error, branch, started_at, completed_at, seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-            (SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_steps WHERE execution_id = $2))
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error,
-            branch = excluded.branch, action_config = excluded.action_config, completed_at = excluded.completed_at")
-        .bind(&s.id).bind(&s.execution_id).bind(&s.action_id).bind(&s.action_type).bind(&s.action_name)
-        .bind(&s.action_config).bind(&s.status).bind(&s.output).bind(&s.error).bind(&s.branch).bind(s.started_at)
-        .bind(s.completed_at)
-        .execute(&mut **conn).await.map(|_| ()))?;
-    Ok(())
-}
-
-/// Marks the steps of an execution that have not finished as cancelled.
-pub async fn cancel_steps(tx: &mut Tx, execution_id: &str, now: i64) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query(
-        "UPDATE workflow_steps SET status = 'cancelled', completed_at = $2
-         WHERE execution_id = $1 AND status IN ('pending', 'running', 'waiting')")
-        .bind(execution_id).bind(now).execute(&mut **conn).await.map(|_| ()))?;
-    Ok(())
-}
-
 /// Execution list filters, already checked.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
@@ -362,9 +287,7 @@ impl Db {
 
     pub async fn steps(&self, execution_id: &str) -> Result<Vec<StepRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, StepRow>(
-            "SELECT id, execution_id, action_id, action_type, action_name, action_config, status, output, error, branch,
-                    started_at, completed_at
-             FROM workflow_steps WHERE execution_id = $1 ORDER BY seq")
+            &format!("SELECT {STEP_COLUMNS} FROM workflow_steps WHERE execution_id = $1 ORDER BY seq"))
             .bind(execution_id).fetch_all(pool).await)?)
     }
 
@@ -415,15 +338,6 @@ impl Db {
         tx.commit().await?;
         Ok(ids.len() as u64)
     }
-}
-
-/// Reopens a failed execution's failed step (for a retry from there).
-pub async fn reopen_failed_steps(tx: &mut Tx, execution_id: &str) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query(
-        "UPDATE workflow_steps SET status = 'pending', error = NULL, output = '{}', completed_at = NULL
-         WHERE execution_id = $1 AND status = 'failed'")
-        .bind(execution_id).execute(&mut **conn).await.map(|_| ()))?;
-    Ok(())
 }
 
 // ---- email ----
