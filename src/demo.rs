@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::{Action, Authorize, Principal};
 use crate::records::{Cause, Entity, TransitionInput};
@@ -28,41 +28,6 @@ pub struct DemoSummary {
     pub medical_records: usize,
     pub webhooks: usize,
     pub workflows: usize,
-}
-
-/// The demo's workflow templates: the seed's follow-up, and what a practice automates first.
-fn demo_workflows() -> Vec<Value> {
-    vec![
-        json!({"name": "Patient Follow-up", "description": "Send follow-up email after appointment", "category": "patient_care",
-            "triggerType": "event", "triggerConfig": {"event": "appointment.completed"}, "isPublic": true,
-            "actions": [
-                {"id": "action-1", "type": "wait", "name": "Wait 24 hours", "config": {"duration": 86_400_000}},
-                {"id": "action-2", "type": "send_email", "name": "Send follow-up email",
-                 "config": {"to": "{{patient.owner.email}}", "subject": "Follow-up on {{patient.name}}", "template": "patient_followup"}}]}),
-        json!({"name": "Appointment reminder", "description": "Email the owner 24 hours before the appointment; moves when the appointment does",
-            "category": "reminders", "triggerType": "event", "triggerConfig": {"event": "appointment.created"}, "isPublic": true,
-            "actions": [
-                {"id": "wait", "type": "wait", "name": "Until a day before", "config": {"until": "{{appointment.startsAt}}", "offsetMs": -86_400_000}},
-                {"id": "remind", "type": "send_email", "name": "Remind the owner",
-                 "config": {"to": "{{patient.owner.email}}", "template": "appointment_reminder"}}]}),
-        json!({"name": "Abnormal lab result", "description": "Tell the vets and book a recheck when a lab result is abnormal",
-            "category": "clinical", "triggerType": "event", "triggerConfig": {"event": "lab_test.completed"},
-            "actions": [
-                {"id": "check", "type": "condition", "name": "Abnormal?", "config": {"logic": "AND",
-                  "conditions": [{"field": "labTest.abnormal", "operator": "equals", "value": true}],
-                  "then": [
-                    {"id": "notify", "type": "send_notification", "name": "Tell the vets",
-                     "config": {"title": "Abnormal {{labTest.test}} for {{patient.name}}", "message": "{{labTest.result}}", "to": {"roles": ["staff", "admin"]}}},
-                    {"id": "recheck", "type": "create_record", "name": "Book a recheck",
-                     "config": {"entity": "appointment", "fields": {"patientId": "{{patient.id}}", "vetName": "Dr Okafor",
-                       "startsAt": "{{ (now | date('%Y-%m-%d')) }}T15:00:00Z", "durationMinutes": 15, "reason": "Recheck: {{labTest.test}}"}}}],
-                  "else": []}}]}),
-        json!({"name": "Weekly overdue invoices", "description": "Every Monday 08:00 London time, remind the admins to chase overdue invoices",
-            "category": "billing", "triggerType": "schedule", "triggerConfig": {"cron": "0 8 * * MON", "timezone": "Europe/London"},
-            "actions": [
-                {"id": "tell", "type": "send_notification", "name": "Remind the admins",
-                 "config": {"title": "Monday: chase overdue invoices", "message": "See Records → Invoices, status sent.", "link": "/records/invoice?status=sent"}}]}),
-    ]
 }
 
 const FIRST: &[&str] = &[
@@ -128,7 +93,7 @@ impl Services {
             sum.webhooks += 1;
         }
         let have: Vec<String> = self.db.template_actions().await?.into_iter().map(|(_, name, _)| name).collect();
-        for t in demo_workflows() {
+        for t in wire::builder::starters::all().into_iter().take(wire::builder::starters::IN_DEMO).map(|s| s.template) {
             if have.iter().any(|n| Some(n.as_str()) == t["name"].as_str()) {
                 continue;
             }

@@ -64,10 +64,18 @@ pub async fn delete_template(id: String) -> Result<(), ServerFnError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "workflow_executions")]
-pub async fn workflow_executions(status: String, cursor: String) -> Result<ExecutionPage, ServerFnError> {
+pub async fn workflow_executions(
+    status: String,
+    template_id: String,
+    since: String,
+    cursor: String,
+) -> Result<ExecutionPage, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     let q = wire::workflows::ExecutionQuery {
         status: Some(status).filter(|s| !s.is_empty()),
+        template_id: Some(template_id).filter(|s| !s.is_empty()),
+        // A date picked in the form: from its first moment, UTC.
+        from: Some(since).filter(|s| !s.is_empty()).map(|d| if d.len() == 10 { format!("{d}T00:00:00Z") } else { d }),
         cursor: Some(cursor).filter(|c| !c.is_empty()),
         limit: Some(25),
         ..Default::default()
@@ -97,4 +105,25 @@ pub async fn retry_workflow_execution(id: String) -> Result<WorkflowExecution, S
 pub async fn outbox_emails() -> Result<Vec<OutboxEmail>, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.outbox(&p, 100).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "email_template_list")]
+pub async fn email_template_list() -> Result<Vec<wire::workflows::EmailTemplate>, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.email_templates(&p).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "save_email_template", input = leptos::server_fn::codec::Json)]
+pub async fn save_email_template(
+    name: String,
+    input: wire::workflows::EmailTemplateInput,
+) -> Result<wire::workflows::EmailTemplate, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.put_email_template(&p, &name, input).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_email_template")]
+pub async fn delete_email_template(name: String) -> Result<(), ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.delete_email_template(&p, &name).await.map_err(ssr::user_error)
 }

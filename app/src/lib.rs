@@ -4,6 +4,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod api_builder;
 pub mod api_records;
 pub mod api_workflows;
 pub mod components;
@@ -81,9 +82,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
                 <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/workflows") view=pages::workflows::WorkflowsPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows/new") view=pages::builder::BuilderPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows/:id") view=pages::builder::BuilderPage ssr=SsrMode::Async/>
                 <Route path=path!("/executions") view=pages::executions::ExecutionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/executions/:id") view=pages::executions::ExecutionDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/mailbox") view=pages::mailbox::MailboxPage ssr=SsrMode::Async/>
+                <Route path=path!("/email-templates") view=pages::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
                 <Route path=path!("/records") view=pages::records::RecordsPage ssr=SsrMode::Async/>
                 <Route path=path!("/records/:entity/:id") view=pages::record_detail::RecordDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/inspector") view=pages::inspector::InspectorPage ssr=SsrMode::Async/>

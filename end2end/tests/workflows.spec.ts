@@ -163,7 +163,7 @@ test("a condition's branch shows in the timeline, a bad run fails naming the var
 });
 
 test("the workflow pages have no serious accessibility violations", async ({ page }) => {
-  for (const path of ["/workflows", "/executions", "/mailbox"]) {
+  for (const path of ["/workflows", "/workflows/new", "/executions", "/mailbox", "/email-templates"]) {
     await page.goto(path);
     await hydrated(page);
     const results = await new AxeBuilder({ page }).analyze();

@@ -4,6 +4,7 @@
 
 use wire::workflows::{TemplateInput, WorkflowTemplate};
 
+use super::schedule;
 use crate::auth::{Action as Can, Authorize, Principal};
 use crate::{Error, Result, Services};
 
@@ -33,5 +34,23 @@ impl Services {
         caller.require(Can::ReadWorkflows)?;
         self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
         self.db.unfinished_executions_of(id).await
+    }
+
+    /// The next five runs of a schedule being drafted, in its own timezone
+    /// ("Mon 2026-12-07 08:00 GMT"), for the builder's trigger panel.
+    pub fn schedule_preview(&self, caller: &Principal, cron: &str, timezone: &str) -> Result<Vec<String>> {
+        caller.require(Can::ReadWorkflows)?;
+        let parsed = schedule::parse(cron).map_err(|e| Error::invalid("triggerConfig.cron", e))?;
+        let tz: chrono_tz::Tz = match timezone.trim() {
+            "" => self.settings.timezone,
+            name => name.parse().map_err(|_| {
+                Error::invalid("triggerConfig.timezone", "is not an IANA timezone such as Europe/London")
+            })?,
+        };
+        Ok(schedule::next_runs(&parsed, tz, self.now_ms(), 5)
+            .into_iter()
+            .filter_map(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M %Z").to_string())
+            .collect())
     }
 }

@@ -8,7 +8,9 @@
 //! in the domain, the REST layer and the UI at once.
 
 pub mod auth;
+pub mod builder;
 pub mod condition;
+pub mod cron_words;
 pub mod error;
 pub mod inspector;
 pub mod notifications;

@@ -363,7 +363,7 @@ pub fn event_in_words(event: &str) -> String {
 }
 
 impl WorkflowTemplate {
-    /// What starts it, in words: "When an appointment is completed", "On the schedule 0 8 * * MON (Europe/London)", "Run by hand".
+    /// What starts it, in words: "When an appointment is completed", "Every Monday at 08:00, Europe/London", "Run by hand".
     pub fn trigger_in_words(&self) -> String {
         let config = |k: &str| self.trigger_config.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         match self.trigger_type {
@@ -380,7 +380,10 @@ impl WorkflowTemplate {
                 let tz = Some(config("timezone"))
                     .filter(|z| !z.is_empty())
                     .unwrap_or_else(|| "the practice's timezone".into());
-                format!("On the schedule {} ({tz})", config("cron"))
+                match crate::cron_words::describe(&config("cron")) {
+                    Some(words) => format!("{words}, {tz}"),
+                    None => format!("On the schedule {} ({tz})", config("cron")),
+                }
             }
         }
     }

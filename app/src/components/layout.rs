@@ -16,6 +16,7 @@ const NAV: &[(&str, &str)] = &[
     ("/workflows", "Workflows"),
     ("/executions", "Executions"),
     ("/mailbox", "Mailbox"),
+    ("/email-templates", "Email templates"),
     ("/records", "Records"),
     ("/inspector", "Inspector"),
     ("/notifications", "Notifications"),

@@ -8,7 +8,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use wire::workflows::{WorkflowExecution, WorkflowExecutionStep};
 
-use crate::api_workflows::{execution_detail, workflow_executions, CancelWorkflowExecution, RetryWorkflowExecution};
+use crate::api_workflows::{
+    execution_detail, workflow_executions, workflow_templates, CancelWorkflowExecution, RetryWorkflowExecution,
+};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{clean_error, confirm, short_time, ErrorMessage, Loading};
@@ -37,28 +39,48 @@ fn status_words(e: &WorkflowExecution) -> String {
 #[component]
 pub fn ExecutionsPage() -> impl IntoView {
     let status = RwSignal::new(String::new());
+    let template = RwSignal::new(String::new());
+    let since = RwSignal::new(String::new());
     let cursors = RwSignal::new(vec![String::new()]);
     let live = use_live();
     let list = Resource::new(
-        move || (status.get(), cursors.get().last().cloned().unwrap_or_default(), live.get()),
-        |(status, cursor, _)| workflow_executions(status, cursor),
+        move || (status.get(), template.get(), since.get(), cursors.get().last().cloned().unwrap_or_default(), live.get()),
+        |(status, template, since, cursor, _)| workflow_executions(status, template, since, cursor),
     );
+    let templates = Resource::new(|| (), |_| workflow_templates(String::new()));
     view! {
         <Shell title="Executions">
-            <div class="mb-4">
-                <label for="ex-status" class="block text-sm font-medium">"Status"</label>
-                <select id="ex-status" class="mt-1 rounded-md border border-slate-300 px-3 py-1.5" prop:value=status
-                    on:change=move |ev| { status.set(event_target_value(&ev)); cursors.set(vec![String::new()]); }>
-                    <option value="">"Any"</option>
-                    {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
-                </select>
+            <div class="mb-4 flex flex-wrap items-end gap-4">
+                <div>
+                    <label for="ex-status" class="block text-sm font-medium">"Status"</label>
+                    <select id="ex-status" class="mt-1 rounded-md border border-slate-300 px-3 py-1.5" prop:value=status
+                        on:change=move |ev| { status.set(event_target_value(&ev)); cursors.set(vec![String::new()]); }>
+                        <option value="">"Any"</option>
+                        {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div>
+                    <label for="ex-template" class="block text-sm font-medium">"Workflow"</label>
+                    <select id="ex-template" class="mt-1 max-w-64 rounded-md border border-slate-300 px-3 py-1.5" prop:value=template
+                        on:change=move |ev| { template.set(event_target_value(&ev)); cursors.set(vec![String::new()]); }>
+                        <option value="">"Any"</option>
+                        <Suspense fallback=|| ()>
+                            {move || templates.get().and_then(Result::ok).map(|page| page.data.into_iter().map(|t| view! { <option value=t.id.clone()>{t.name.clone()}</option> }).collect_view())}
+                        </Suspense>
+                    </select>
+                </div>
+                <div>
+                    <label for="ex-since" class="block text-sm font-medium">"Started since (UTC)"</label>
+                    <input id="ex-since" type="date" class="mt-1 rounded-md border border-slate-300 px-3 py-1" prop:value=since
+                        on:change=move |ev| { since.set(event_target_value(&ev)); cursors.set(vec![String::new()]); }/>
+                </div>
             </div>
             <Transition fallback=Loading>
                 {move || list.get().map(|r| match r {
                     Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
                     Ok(page) if page.data.is_empty() => view! {
                         <p class="rounded-lg border border-dashed border-slate-300 bg-white p-8 text-center text-slate-600">
-                            {if status.get().is_empty() { "Nothing has run yet." } else { "No executions match." }}
+                            {if status.get().is_empty() && template.get().is_empty() && since.get().is_empty() { "Nothing has run yet." } else { "No executions match." }}
                         </p>
                     }.into_any(),
                     Ok(page) => {

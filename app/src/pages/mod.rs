@@ -1,4 +1,6 @@
+pub mod builder;
 pub mod dashboard;
+pub mod email_templates;
 pub mod executions;
 pub mod inspector;
 pub mod login;

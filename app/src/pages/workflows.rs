@@ -1,8 +1,7 @@
 //! The workflow library: templates by category, what starts each, how often
 //! it ran, active or not, public or private; run one now with trigger data,
 //! duplicate it, or delete it after a dialog that counts the runs not ended.
-//! (The visual builder is still to come: templates are made through the REST
-//! API and the demo.)
+//! New templates and edits open the visual builder (`builder`).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -12,6 +11,7 @@ use crate::api_workflows::{
     template_unfinished, workflow_templates, DeleteTemplate, DuplicateTemplate, RunTemplate, SetTemplateActive,
     SetTemplatePublic,
 };
+use crate::api_records::list_records;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{clean_error, confirm, ErrorMessage, Loading};
@@ -69,6 +69,7 @@ pub fn WorkflowsPage() -> impl IntoView {
                         prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
                 </div>
                 <A href="/executions" attr:class="text-sm text-purple-800 hover:underline">"See what ran →"</A>
+                <A href="/workflows/new" attr:class="ml-auto rounded-md bg-purple-700 px-4 py-2 font-medium text-white hover:bg-purple-800">"New workflow"</A>
             </div>
             {move || {
                 let a = actions;
@@ -86,7 +87,7 @@ pub fn WorkflowsPage() -> impl IntoView {
                     Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
                     Ok(page) if page.data.is_empty() => view! {
                         <p class="rounded-lg border border-dashed border-slate-300 bg-white p-8 text-center text-slate-600">
-                            "No workflow templates yet. Create one with POST /api/v1/workflow-templates, or load the demo practice."
+                            "No workflow templates yet. Build one with New workflow, or load the demo practice."
                         </p>
                     }.into_any(),
                     Ok(page) => {
@@ -123,6 +124,7 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
     let public = template.is_public;
     let steps = template.actions.len();
     let name = StoredValue::new(template.name.clone());
+    let title = template.name.clone();
     let ask_delete = move |_| {
         let id = id2.get_value();
         leptos::task::spawn_local(async move {
@@ -136,7 +138,7 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
         <li data-testid="template-card" class="rounded-lg border border-slate-200 bg-white p-4">
             <div class="flex flex-wrap items-start justify-between gap-3">
                 <div class="min-w-0">
-                    <h3 class="font-semibold">{template.name.clone()}</h3>
+                    <h3 class="font-semibold"><A href=format!("/workflows/{}", id2.get_value()) attr:class="hover:underline">{title}</A></h3>
                     <p class="text-sm text-slate-600">{template.description.clone()}</p>
                     <p data-testid="trigger" class="mt-1 text-sm">{template.trigger_in_words()}</p>
                     {(!template.next_runs.is_empty()).then(|| view! {
@@ -157,6 +159,7 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
                         on:click=move |_| { actions.publicity.dispatch(SetTemplatePublic { id: id2.get_value(), public: !public }); }>
                         {if public { "Make private" } else { "Make public" }}
                     </button>
+                    <A href=format!("/workflows/{}", id2.get_value()) attr:class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100">"Edit"</A>
                     <button type="button" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100"
                         on:click=move |_| { actions.duplicate.dispatch(DuplicateTemplate { id: id2.get_value() }); }>
                         "Duplicate"
@@ -177,6 +180,7 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
                     ev.prevent_default();
                     run.dispatch(RunTemplate { id: id2.get_value(), trigger_data: data.get() });
                 }>
+                    <PatientPicker data/>
                     <label class="block text-sm font-medium" for=field_id.get_value()>"Trigger data (JSON)"</label>
                     <textarea id=field_id.get_value() rows="3"
                         class="w-full rounded-md border border-slate-300 px-3 py-1.5 font-mono text-sm"
@@ -197,5 +201,30 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
                 </form>
             </Show>
         </li>
+    }
+}
+
+/// Fills the trigger data with a demo patient's id (and so their owner and records).
+#[component]
+fn PatientPicker(data: RwSignal<String>) -> impl IntoView {
+    let patients = Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
+    view! {
+        <Suspense fallback=|| view! { <p class="text-xs text-slate-500">"Loading patients…"</p> }>
+            {move || patients.get().and_then(Result::ok).map(|list| view! {
+                <label class="block text-sm font-medium">
+                    "A patient"
+                    <select class="ml-2 rounded-md border border-slate-300 px-2 py-1 text-sm font-normal"
+                        on:change=move |ev| {
+                            let id = event_target_value(&ev);
+                            if !id.is_empty() {
+                                data.set(serde_json::json!({"patientId": id}).to_string());
+                            }
+                        }>
+                        <option value="">"Pick one, or type the data below…"</option>
+                        {list.data.into_iter().map(|p| view! { <option value=p.id.clone()>{p.title()}</option> }).collect_view()}
+                    </select>
+                </label>
+            })}
+        </Suspense>
     }
 }

@@ -1,0 +1,76 @@
+//! Server functions of the workflow builder: thin calls into the domain's
+//! workflow services, which validate drafts and decide who may save them.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde_json::Value;
+use wire::builder::Catalog;
+use wire::workflows::{DryRun, TemplateInput, WorkflowTemplate};
+
+#[cfg(feature = "ssr")]
+use crate::api::ssr;
+
+/// Everything the builder's pickers offer: events and their examples, email
+/// templates, other templates, and the records' fields.
+#[server(prefix = "/rpc", endpoint = "builder_catalog")]
+pub async fn builder_catalog() -> Result<Catalog, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let events = s.event_types(&p).await.map_err(ssr::user_error)?;
+    let emails = s.email_templates(&p).await.map_err(ssr::user_error)?;
+    let q = wire::workflows::TemplateQuery { limit: Some(100), ..Default::default() };
+    let templates = s.list_templates(&p, &q, false).await.map_err(ssr::user_error)?;
+    let schemas = s.entity_schemas(&p).map_err(ssr::user_error)?;
+    Ok(Catalog {
+        events: events.into_iter().map(|e| (e.name, e.example)).collect(),
+        email_templates: emails.into_iter().map(|e| e.name).collect(),
+        templates: templates.data.into_iter().map(|t| (t.id, t.name)).collect(),
+        records: wire::builder::record_roots(&schemas),
+        entity_fields: schemas
+            .iter()
+            .map(|s| {
+                let fields = s.schema.get("properties").and_then(Value::as_object);
+                (s.entity.as_str().to_string(), fields.into_iter().flat_map(|f| f.keys().cloned()).collect())
+            })
+            .collect(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "builder_template")]
+pub async fn builder_template(id: String) -> Result<WorkflowTemplate, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.get_template(&p, &id).await.map_err(ssr::user_error)
+}
+
+/// Creates the template (`id` empty) or saves a new version of it.
+#[server(prefix = "/rpc", endpoint = "save_template", input = Json)]
+pub async fn save_template(id: String, input: TemplateInput) -> Result<WorkflowTemplate, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    if id.is_empty() {
+        s.create_template(&p, input).await.map_err(ssr::user_error)
+    } else {
+        s.update_template(&p, &id, input).await.map_err(ssr::user_error)
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "schedule_preview")]
+pub async fn schedule_preview(cron: String, timezone: String) -> Result<Vec<String>, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.schedule_preview(&p, &cron, &timezone).map_err(ssr::user_error)
+}
+
+/// What the draft's actions would do with this trigger data (JSON text); sends nothing.
+#[server(prefix = "/rpc", endpoint = "dry_run_draft", input = Json)]
+pub async fn dry_run_draft(actions: Value, trigger_data: String) -> Result<DryRun, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    let text = if trigger_data.trim().is_empty() { "{}" } else { trigger_data.trim() };
+    let data = serde_json::from_str(text)
+        .map_err(|e| ssr::user_error(domain::Error::invalid("triggerData", format!("is not JSON: {e}"))))?;
+    let input = wire::workflows::DryRunInput { actions: Some(actions), trigger_data: data };
+    s.dry_run(&p, None, input).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "template_versions")]
+pub async fn template_versions(id: String) -> Result<Vec<WorkflowTemplate>, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.template_versions(&p, &id).await.map_err(ssr::user_error)
+}
