@@ -65,18 +65,29 @@ impl Services {
             .collect())
     }
 
-    async fn unread_notifications(&self) -> Result<i64> {
-        Ok(with_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL").fetch_one(pool).await)?)
+    /// The ids of the unread notifications addressed to the caller (the bell counts these).
+    async fn unread_for(&self, caller: &Principal) -> Result<Vec<String>> {
+        let rows = with_pool!(&self.db, pool => sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT id, audience FROM notifications WHERE read_at IS NULL ORDER BY created_at DESC LIMIT 10000")
+            .fetch_all(pool).await)?;
+        Ok(rows.into_iter().filter(|(_, a)| for_caller(a.as_deref(), caller)).map(|(id, _)| id).collect())
     }
 
-    /// Marks one notification (or, with `None`, all) as read.
+    /// Marks one notification (or, with `None`, all the caller's) as read.
     pub async fn mark_notifications_read(&self, caller: &Principal, id: Option<&str>) -> Result<()> {
         caller.require(Action::ReadNotifications)?;
         let now = self.now_ms();
-        let n = with_pool!(&self.db, pool => sqlx::query(
-            "UPDATE notifications SET read_at = $2 WHERE ($1 IS NULL OR id = $1) AND read_at IS NULL")
-            .bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        let ids = match id {
+            Some(one) => vec![one.to_string()],
+            None => self.unread_for(caller).await?,
+        };
+        let mut tx = self.db.begin().await?;
+        let mut n = 0;
+        for one in &ids {
+            n += with_tx!(&mut tx, conn => sqlx::query("UPDATE notifications SET read_at = $2 WHERE id = $1 AND read_at IS NULL")
+                .bind(one).bind(now).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
         if id.is_some() && n == 0 {
             let exists = with_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM notifications WHERE id = $1")
                 .bind(id).fetch_one(pool).await)?;
@@ -100,7 +111,7 @@ impl Services {
             deliveries_today: total,
             success_rate_today: (finished > 0).then(|| (succeeded as f64 * 1000.0 / finished as f64).round() / 10.0),
             failing_webhooks: failing,
-            unread_notifications: self.unread_notifications().await?,
+            unread_notifications: self.unread_for(caller).await?.len() as i64,
         })
     }
 }

@@ -74,3 +74,17 @@ pub async fn template_versions(id: String) -> Result<Vec<WorkflowTemplate>, Serv
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.template_versions(&p, &id).await.map_err(ssr::user_error)
 }
+
+/// How the template's runs went over the last two weeks.
+#[server(prefix = "/rpc", endpoint = "template_activity")]
+pub async fn template_activity(id: String) -> Result<wire::workflows::TemplateActivity, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.template_activity(&p, &id, 14).await.map_err(ssr::user_error)
+}
+
+/// Counts by status and by template (the dashboard's failing workflows).
+#[server(prefix = "/rpc", endpoint = "execution_stats")]
+pub async fn execution_stats() -> Result<wire::workflows::ExecutionStats, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.execution_stats(&p).await.map_err(ssr::user_error)
+}

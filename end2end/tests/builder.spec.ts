@@ -48,7 +48,7 @@ test("build the seed's Patient Follow-up by mouse, save it, run it on a demo pat
   await c.click(email.getByRole("button", { name: "Insert a variable into To" }));
   await c.click(email.getByTestId("variable-picker").getByRole("option", { name: "patient.owner.email", exact: true }));
   await expect(email.getByLabel("To", { exact: true })).toHaveValue("{{patient.owner.email}}");
-  await email.getByLabel("Email template").selectOption("patient_followup");
+  await email.getByLabel("Email template", { exact: true }).selectOption("patient_followup");
 
   await addAction(page.getByTestId("gap").last(), "Wait", c);
   const wait = card(page, "wait");
@@ -112,10 +112,15 @@ test("a condition with both branches: the dry run shows each card's fate, the ru
   const yes = cond.locator("[data-lane=then]").getByTestId("action-card");
   await yes.getByLabel("Title", { exact: true }).fill("A cat: {{patient.name}}");
   await yes.getByLabel("Message", { exact: true }).fill("Book the feline check.");
+  // To the staff user only: the admin's bell is another test's business.
+  await yes.getByLabel("and these users (emails, comma-separated)").fill("staff@example.com");
+  await yes.getByLabel("and these users (emails, comma-separated)").blur();
   await addAction(cond.locator("[data-lane=else]").getByTestId("gap").last(), "Send notification");
   const no = cond.locator("[data-lane=else]").getByTestId("action-card");
   await no.getByLabel("Title", { exact: true }).fill("Not a cat");
   await no.getByLabel("Message", { exact: true }).fill("Nothing to book.");
+  await no.getByLabel("and these users (emails, comma-separated)").fill("staff@example.com");
+  await no.getByLabel("and these users (emails, comma-separated)").blur();
 
   await expect(page.getByLabel("A demo patient")).toBeVisible();
   await page.getByLabel("Trigger data (JSON)").fill(JSON.stringify({ patientId: pet.id }));
@@ -224,7 +229,7 @@ test("start from the gallery: the lab result starter loads with its condition la
   await hydrated(page);
   await page.locator("[data-starter=lab-result]").click();
   await expect(page.getByLabel("Name", { exact: true })).toHaveValue("Abnormal lab result");
-  await expect(page.getByLabel("Event")).toHaveValue("lab_test.completed");
+  await expect(page.getByLabel("Event", { exact: true })).toHaveValue("lab_test.completed");
   const cond = card(page, "condition");
   await expect(cond.getByLabel("Condition 1 field")).toHaveValue("labTest.abnormal");
   await expect(cond.locator("[data-lane=then]").getByTestId("action-card")).toHaveCount(2);

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use wire::workflows::{
-    ExecutionPage, ExecutionQuery, ExecutionStats, TemplateStats, WorkflowExecution, WorkflowExecutionStep,
+    ExecutionPage, ExecutionQuery, ExecutionStats, TemplateActivity, TemplateDay, TemplateStats, WorkflowExecution,
+    WorkflowExecutionStep,
 };
 
 use super::store::{self, ExecutionFilter, ExecutionRow, StepRow};
@@ -230,4 +231,29 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     }
     let rank = ((sorted.len() as f64) * p).ceil() as usize;
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+impl Services {
+    /// A template's runs over the last `days` days (UTC), day by day, with its stats.
+    pub async fn template_activity(&self, caller: &Principal, id: &str, days: i64) -> Result<TemplateActivity> {
+        caller.require(Can::ReadWorkflows)?;
+        self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
+        let days = days.clamp(1, 90);
+        let today = self.now_ms().div_euclid(86_400_000);
+        let first = today - days + 1;
+        let mut out: Vec<TemplateDay> = (first..=today)
+            .map(|d| TemplateDay { day: rfc3339(d * 86_400_000)[..10].to_string(), completed: 0, failed: 0, other: 0 })
+            .collect();
+        for (day, status, n) in self.db.execution_days(id, first * 86_400_000).await? {
+            let Some(slot) = out.get_mut((day - first) as usize) else { continue };
+            match status.as_str() {
+                "completed" => slot.completed += n,
+                "failed" => slot.failed += n,
+                _ => slot.other += n,
+            }
+        }
+        let stats =
+            self.execution_stats(caller).await?.by_template.into_iter().find(|t| t.template_id.as_deref() == Some(id));
+        Ok(TemplateActivity { stats, days: out })
+    }
 }

@@ -248,6 +248,29 @@ pub struct ExecutionStats {
     pub by_template: Vec<TemplateStats>,
 }
 
+/// One UTC day of a template's runs, by outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub completed: i64,
+    pub failed: i64,
+    /// Cancelled, or not ended yet.
+    pub other: i64,
+}
+
+/// How a template's runs went: its totals and percentiles, and the last days day by day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateActivity {
+    pub stats: Option<TemplateStats>,
+    /// Every day of the period, oldest first (days without runs included, as zeros).
+    pub days: Vec<TemplateDay>,
+}
+
 /// An email the workflows sent, or kept in the outbox when no SMTP server is configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

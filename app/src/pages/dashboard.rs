@@ -1,10 +1,13 @@
 //! The home dashboard: live numbers, delivery volume and success over time,
-//! and the webhooks that need attention.
+//! the webhooks that need attention, recent workflow runs and the workflows
+//! whose runs fail.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{analytics, unhealthy_webhooks};
+use crate::api_builder::execution_stats;
+use crate::api_workflows::workflow_executions;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::live_strip::LiveStrip;
@@ -63,9 +66,83 @@ pub fn DashboardPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            <section class="mt-6 rounded-lg border border-dashed border-slate-300 bg-white p-5 text-sm text-slate-600">
-                "Recent workflow executions will appear here once workflows ship."
+            <section class="mt-6 grid gap-6 md:grid-cols-2">
+                <RecentExecutions/>
+                <FailingWorkflows/>
             </section>
         </Shell>
+    }
+}
+
+#[component]
+fn RecentExecutions() -> impl IntoView {
+    let live = use_live();
+    let recent = Resource::new(
+        move || live.get(),
+        |_| workflow_executions(String::new(), String::new(), String::new(), String::new()),
+    );
+    view! {
+        <div class="rounded-lg border border-slate-200 bg-white p-5">
+            <h2 class="text-lg font-semibold">"Recent workflow runs"</h2>
+            <Transition fallback=Loading>
+                {move || recent.get().map(|r| match r {
+                    Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
+                    Ok(page) if page.data.is_empty() => view! {
+                        <p class="mt-2 text-sm text-slate-600">"No workflow has run yet."</p>
+                    }.into_any(),
+                    Ok(page) => view! {
+                        <ul class="mt-2 divide-y" data-testid="recent-executions">
+                            {page.data.into_iter().take(8).map(|e| view! {
+                                <li class="flex flex-wrap items-center justify-between gap-2 py-2 text-sm">
+                                    <A href=format!("/executions/{}", e.id) attr:class="font-medium text-purple-800 hover:underline">{e.workflow_name.clone()}</A>
+                                    <span class="flex items-center gap-2 text-slate-600">
+                                        <StatusBadge status=e.status.clone()/>
+                                        {short_time(&e.started_at)}" UTC"
+                                    </span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+/// Workflows with failed runs, worst success rate first.
+#[component]
+fn FailingWorkflows() -> impl IntoView {
+    let live = use_live();
+    let stats = Resource::new(move || live.get(), |_| execution_stats());
+    view! {
+        <div class="rounded-lg border border-slate-200 bg-white p-5">
+            <h2 class="text-lg font-semibold">"Workflows with failed runs"</h2>
+            <Transition fallback=Loading>
+                {move || stats.get().map(|r| match r {
+                    Err(e) => view! { <ErrorMessage message=e.to_string()/> }.into_any(),
+                    Ok(s) => {
+                        let mut failing: Vec<_> = s.by_template.into_iter().filter(|t| t.failed > 0).collect();
+                        failing.sort_by(|a, b| a.success_rate.unwrap_or(0.0).total_cmp(&b.success_rate.unwrap_or(0.0)));
+                        if failing.is_empty() {
+                            view! { <p data-testid="no-failing-workflows" class="mt-2 text-sm text-slate-600">"No workflow run has failed."</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="mt-2 divide-y" data-testid="failing-workflows">
+                                    {failing.into_iter().map(|t| {
+                                        let link = t.template_id.clone().map(|id| format!("/workflows/{id}")).unwrap_or_else(|| "/executions".into());
+                                        view! {
+                                            <li class="flex flex-wrap items-center justify-between gap-2 py-2 text-sm">
+                                                <A href=link attr:class="font-medium text-purple-800 hover:underline">{t.workflow_name.clone()}</A>
+                                                <span class="text-slate-600">{format!("{} failed of {} · {} succeeded of ended runs", t.failed, t.total, percent(t.success_rate))}</span>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }

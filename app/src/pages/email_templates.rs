@@ -88,13 +88,18 @@ fn Editor(
     let subject = RwSignal::new(template.subject.clone());
     let text = RwSignal::new(template.text.clone());
     let html = RwSignal::new(template.html.clone().unwrap_or_default());
-    let patients = Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
+    let patients =
+        Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
     let patient = RwSignal::new(String::new());
     let preview = ServerAction::<DryRunDraft>::new();
     let run_preview = move || {
         let action = json!([{"id": "preview", "type": "send_email", "name": "preview",
             "config": {"to": "preview@example.com", "subject": subject.get_untracked(), "body": text.get_untracked()}}]);
-        let data = if patient.get_untracked().is_empty() { "{}".to_string() } else { json!({"patientId": patient.get_untracked()}).to_string() };
+        let data = if patient.get_untracked().is_empty() {
+            "{}".to_string()
+        } else {
+            json!({"patientId": patient.get_untracked()}).to_string()
+        };
         preview.dispatch(DryRunDraft { actions: action, trigger_data: data });
     };
     let builtin = template.builtin;

@@ -44,7 +44,9 @@ pub fn ExecutionsPage() -> impl IntoView {
     let cursors = RwSignal::new(vec![String::new()]);
     let live = use_live();
     let list = Resource::new(
-        move || (status.get(), template.get(), since.get(), cursors.get().last().cloned().unwrap_or_default(), live.get()),
+        move || {
+            (status.get(), template.get(), since.get(), cursors.get().last().cloned().unwrap_or_default(), live.get())
+        },
         |(status, template, since, cursor, _)| workflow_executions(status, template, since, cursor),
     );
     let templates = Resource::new(|| (), |_| workflow_templates(String::new()));

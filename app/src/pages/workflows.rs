@@ -7,11 +7,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use wire::workflows::WorkflowTemplate;
 
+use crate::api_records::list_records;
 use crate::api_workflows::{
     template_unfinished, workflow_templates, DeleteTemplate, DuplicateTemplate, RunTemplate, SetTemplateActive,
     SetTemplatePublic,
 };
-use crate::api_records::list_records;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{clean_error, confirm, ErrorMessage, Loading};
@@ -207,7 +207,8 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
 /// Fills the trigger data with a demo patient's id (and so their owner and records).
 #[component]
 fn PatientPicker(data: RwSignal<String>) -> impl IntoView {
-    let patients = Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
+    let patients =
+        Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
     view! {
         <Suspense fallback=|| view! { <p class="text-xs text-slate-500">"Loading patients…"</p> }>
             {move || patients.get().and_then(Result::ok).map(|list| view! {

@@ -313,6 +313,14 @@ impl Db {
             .fetch_all(pool).await)?)
     }
 
+    /// A template's executions created since `since`, per UTC day and status: (day number, status, count).
+    pub async fn execution_days(&self, template_id: &str, since: i64) -> Result<Vec<(i64, String, i64)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (i64, String, i64)>(
+            "SELECT created_at / 86400000, status, COUNT(*) FROM workflow_executions
+             WHERE template_id = $1 AND created_at >= $2 GROUP BY 1, 2 ORDER BY 1")
+            .bind(template_id).bind(since).fetch_all(pool).await)?)
+    }
+
     /// Durations (ms) of the most recent finished executions of each template.
     pub async fn execution_durations(&self, limit: i64) -> Result<Vec<(Option<String>, i64)>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, (Option<String>, i64)>(
@@ -321,7 +329,6 @@ impl Db {
             .bind(limit).fetch_all(pool).await)?)
     }
 
-    /// Deletes up to `limit` finished executions (their steps go with them) created before `before`.
     /// Deletes up to `limit` executions that ended before `before`, with their steps; returns how many.
     pub async fn delete_old_executions(&self, before: i64, limit: i64) -> Result<u64> {
         let mut tx = self.begin().await?;

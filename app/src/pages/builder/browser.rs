@@ -99,6 +99,8 @@ impl Builder {
     /// Drops the brought-back edits and shows the saved template again.
     pub fn discard_kept(&self) {
         self.forget_kept();
+        // Nothing is left unsaved to warn about.
+        self.dirty.set(false);
         #[cfg(feature = "hydrate")]
         let _ = window().location().reload();
     }

@@ -207,7 +207,7 @@ fn ActionCard(id: String, action_type: String) -> impl IntoView {
             }
             on:dragend=move |_| b.dragging.set(None)>
             <div class="flex flex-wrap items-center gap-2">
-                <button type="button" data-handle="" class="cursor-grab rounded px-1 text-slate-400 hover:bg-slate-100"
+                <button type="button" data-handle="" class="cursor-grab rounded px-1 text-slate-500 hover:bg-slate-100"
                     aria-label=format!("Move {label} (Alt+Arrow keys)") title="Drag, or Alt+↑/↓ to move, Alt+→ into the branch above, Alt+← out"
                     on:keydown=on_handle_key>"⠿"</button>
                 <span class="rounded bg-purple-100 px-2 py-0.5 text-xs font-semibold text-purple-900">{label}</span>
@@ -217,7 +217,7 @@ fn ActionCard(id: String, action_type: String) -> impl IntoView {
                     prop:value=move || b.draft.with(|d| tree::node(&d.flow, &idv.get_value()).map(|n| n.action.name.clone()).unwrap_or_default())
                     on:input=move |ev| { let v = event_target_value(&ev); let id = idv.get_value(); b.edit(Some(&format!("{id}.name")), |d| if let Some(n) = tree::node_mut(&mut d.flow, &id) { n.action.name = v; }); }
                     on:blur=move |_| b.settle()/>
-                <span class="font-mono text-xs text-slate-400">{id.clone()}</span>
+                <span class="font-mono text-xs text-slate-500">{id.clone()}</span>
                 <div class="flex gap-1 text-xs">
                     <button type="button" class="rounded border border-slate-300 px-1.5 py-0.5 hover:bg-slate-100" aria-label="Move up" on:click=move |_| up()>"↑"</button>
                     <button type="button" class="rounded border border-slate-300 px-1.5 py-0.5 hover:bg-slate-100" aria-label="Move down" on:click=move |_| down()>"↓"</button>

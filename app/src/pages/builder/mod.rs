@@ -4,6 +4,7 @@
 //! keyboard moves), undo and redo, a JSON view, a dry run and versions. The
 //! editing logic is `wire::builder`'s, tested there; this is the page.
 
+mod activity;
 mod browser;
 mod conditions;
 mod context;
@@ -111,7 +112,10 @@ fn Editor(catalog: Catalog, template: Option<wire::workflows::WorkflowTemplate>)
             <aside class="space-y-4">
                 <panels::DryRunPanel/>
                 <panels::JsonView/>
-                {move || (!saved_id.get().is_empty()).then(|| view! { <panels::Versions id=saved_id.get() current=version/> })}
+                {move || (!saved_id.get().is_empty()).then(|| view! {
+                    <activity::Activity id=saved_id.get() current=version/>
+                    <panels::Versions id=saved_id.get() current=version/>
+                })}
             </aside>
         </div>
     }
