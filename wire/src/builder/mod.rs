@@ -235,6 +235,12 @@ pub fn unknown_variables(text: &str, offered: &[String]) -> Vec<String> {
 }
 
 impl Draft {
+    /// The draft a template input's JSON describes (the JSON view's text, a starter).
+    pub fn from_json(json: Value) -> Result<Draft, String> {
+        let input: TemplateInput = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        Draft::from_input(&input)
+    }
+
     /// The draft the JSON view's text describes (a template input, as the API takes it).
     pub fn from_input(input: &TemplateInput) -> Result<Draft, String> {
         let trigger_type = match input.trigger_type.as_deref() {

@@ -72,18 +72,18 @@ impl Builder {
     }
 
     pub fn undo(&self) {
-        let current = self.draft.get_untracked();
-        if let Some(before) = self.history.try_update_value(|h| h.undo(current)).flatten() {
-            self.draft.set(before);
-            self.dirty.set(true);
-        }
-        self.history_changed.update(|v| *v += 1);
+        self.travel(History::undo);
     }
 
     pub fn redo(&self) {
+        self.travel(History::redo);
+    }
+
+    /// One step back or forward in the history, if there is one.
+    fn travel(&self, step: fn(&mut History<Draft>, Draft) -> Option<Draft>) {
         let current = self.draft.get_untracked();
-        if let Some(after) = self.history.try_update_value(|h| h.redo(current)).flatten() {
-            self.draft.set(after);
+        if let Some(other) = self.history.try_update_value(|h| step(h, current)).flatten() {
+            self.draft.set(other);
             self.dirty.set(true);
         }
         self.history_changed.update(|v| *v += 1);

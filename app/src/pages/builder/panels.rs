@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use serde_json::Value;
 use wire::builder::{side_by_side, Draft};
-use wire::workflows::{DryRunStep, TemplateInput, WorkflowTemplate};
+use wire::workflows::{DryRunStep, WorkflowTemplate};
 
 use super::context::use_builder;
 use crate::api_builder::{template_versions, DryRunDraft};
@@ -170,7 +170,7 @@ pub fn JsonView() -> impl IntoView {
                     prop:value=move || broken.get().map(|(t, _)| t).unwrap_or_else(|| b.draft.with(pretty_input))
                     on:input=move |ev| {
                         let text = event_target_value(&ev);
-                        match serde_json::from_str::<TemplateInput>(&text).map_err(|e| e.to_string()).and_then(|i| Draft::from_input(&i)) {
+                        match serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()).and_then(Draft::from_json) {
                             Ok(d) => { broken.set(None); b.edit(Some("json"), |draft| *draft = d); }
                             Err(e) => broken.set(Some((text, e))),
                         }
@@ -266,8 +266,7 @@ pub fn Gallery() -> impl IntoView {
                             <button type="button" data-testid="starter" data-starter=s.slug
                                 class="h-full w-full rounded-md border border-purple-200 bg-white p-2 text-left hover:border-purple-500"
                                 on:click=move |_| {
-                                    let parsed = serde_json::from_value::<TemplateInput>(template.clone()).map_err(|e| e.to_string()).and_then(|i| Draft::from_input(&i));
-                                    if let Ok(d) = parsed { b.edit(None, |draft| *draft = d); }
+                                    if let Ok(d) = Draft::from_json(template.clone()) { b.edit(None, |draft| *draft = d); }
                                 }>
                                 <span class="block text-sm font-medium">{name}</span>
                                 <span class="block text-xs text-slate-600">{description}</span>
