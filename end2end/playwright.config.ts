@@ -8,9 +8,10 @@ const root = path.resolve(__dirname, "..");
 const bin = path.join(root, "target/release/purple-cross");
 const tmp = path.join(__dirname, ".tmp");
 // Test receivers run on 127.0.0.1, which webhooks may reach only when allowed.
+// The practice is in London, so pages name its zone (GMT or BST) on times.
 const env =
   `PURPLE_CROSS_DATA_DIR=${tmp} DATABASE_URL=sqlite://${tmp}/e2e.db LEPTOS_SITE_ROOT=${root}/target/site ` +
-  `PURPLE_CROSS_ALLOW_PRIVATE_TARGETS=127.0.0.0/8`;
+  `PURPLE_CROSS_ALLOW_PRIVATE_TARGETS=127.0.0.0/8 PURPLE_CROSS_TIMEZONE=Europe/London`;
 
 export const ADMIN = { email: "admin@example.com", password: "correct horse battery" };
 export const STAFF = { email: "staff@example.com", password: "staff password 123" };

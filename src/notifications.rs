@@ -99,11 +99,10 @@ impl Services {
         Ok(())
     }
 
-    /// Deliveries created today (UTC) and their success rate, failing webhooks, unread notifications.
+    /// Deliveries created today (the practice's day) and their success rate, failing webhooks, unread notifications.
     pub async fn live_numbers(&self, caller: &Principal) -> Result<LiveNumbers> {
         caller.require(Action::ReadWebhooks)?;
-        const DAY: i64 = 86_400_000;
-        let today = self.now_ms() / DAY * DAY;
+        let (_, today) = crate::settings::last_days(self.settings.timezone, self.now_ms(), 1);
         let (total, succeeded, failed) = self.db.delivery_counts_since(today).await?;
         let (_, _, failing) = self.db.webhook_counts().await?;
         let finished = succeeded + failed;

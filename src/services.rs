@@ -56,6 +56,8 @@ pub struct Services {
     api_key_cache: Arc<std::sync::Mutex<HashMap<String, (Instant, Principal)>>>,
     /// Failed sign-ins by account and address.
     login_throttle: Arc<auth::throttle::LoginThrottle>,
+    /// The practice's timezone as pages show times in it, built on first use.
+    zone: Arc<std::sync::OnceLock<Arc<wire::zone::Zone>>>,
 }
 
 /// How long a verified API key is trusted without asking the database again;
@@ -106,7 +108,16 @@ impl Services {
             rate_limits: Arc::default(),
             api_key_cache: Arc::default(),
             login_throttle: Arc::default(),
+            zone: Arc::default(),
         }
+    }
+
+    /// The practice's timezone (`--timezone`) with its offsets over the
+    /// years around now, which pages use to show times named in it.
+    pub fn practice_zone(&self) -> Arc<wire::zone::Zone> {
+        self.zone
+            .get_or_init(|| Arc::new(crate::settings::zone_table(self.settings.timezone, self.clock.now_ms())))
+            .clone()
     }
 
     pub(crate) fn clear_api_key_cache(&self) {

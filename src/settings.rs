@@ -75,3 +75,103 @@ pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
         .parse::<chrono_tz::Tz>()
         .map_err(|_| format!("{name:?} is not an IANA timezone such as Europe/London or UTC"))
 }
+
+/// The practice's zone as the browser reads it ([`wire::zone::Zone`]): its
+/// offsets from ten years before `now_ms` to five after. Changes are found by
+/// sampling every hour (no zone changes twice within one) and then pinned to
+/// the second.
+pub fn zone_table(tz: chrono_tz::Tz, now_ms: i64) -> wire::zone::Zone {
+    use chrono::{Offset, TimeZone};
+    use chrono_tz::OffsetName;
+    const HOUR: i64 = 3_600_000;
+    let at = |ms: i64| {
+        let t = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc();
+        let o = tz.offset_from_utc_datetime(&t);
+        let secs = o.fix().local_minus_utc();
+        let abbr = o.abbreviation().map(str::to_string).unwrap_or_else(|| o.fix().to_string());
+        (secs, abbr)
+    };
+    let start = now_ms - 10 * 366 * 24 * HOUR;
+    let end = now_ms + 5 * 366 * 24 * HOUR;
+    let first = at(start);
+    let mut spans = vec![wire::zone::Span { from: start, offset: first.0, abbr: first.1 }];
+    let mut t = start;
+    while t < end {
+        let next = at(t + HOUR);
+        let last = spans.last().expect("spans start with one");
+        if (next.0, next.1.as_str()) != (last.offset, last.abbr.as_str()) {
+            // The change lies in (t, t + HOUR]: find its first second.
+            let (mut lo, mut hi) = (t, t + HOUR);
+            while hi - lo > 1000 {
+                let mid = lo + (hi - lo) / 2;
+                if at(mid) == next {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            spans.push(wire::zone::Span { from: hi - hi.rem_euclid(1000), offset: next.0, abbr: next.1 });
+        }
+        t += HOUR;
+    }
+    spans[0].from = i64::MIN;
+    wire::zone::Zone { name: tz.name().to_string(), spans }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn london_changes_at_one_in_the_morning_utc() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-03T09:00:00Z").unwrap().timestamp_millis();
+        let z = zone_table(parse_timezone("Europe/London").unwrap(), now);
+        assert_eq!(z.name, "Europe/London");
+        assert_eq!(z.format("2026-10-25T00:59:59Z", true), "2026-10-25 01:59:59 BST");
+        assert_eq!(z.format("2026-10-25T01:00:00Z", true), "2026-10-25 01:00:00 GMT");
+        assert_eq!(z.format("2027-07-01T12:00:00Z", false), "2027-07-01 13:00 BST");
+        // Two changes a year, over fifteen years.
+        assert!((28..=32).contains(&z.spans.len()), "{}", z.spans.len());
+    }
+
+    #[test]
+    fn a_zone_without_changes_is_one_span() {
+        let z = zone_table(chrono_tz::Tz::UTC, 0);
+        assert_eq!(z.spans.len(), 1);
+        assert_eq!(z.format("2026-12-03T09:45:00Z", false), "2026-12-03 09:45 UTC");
+        let kolkata = zone_table(parse_timezone("Asia/Kolkata").unwrap(), 1_800_000_000_000);
+        assert_eq!(kolkata.format("2026-12-03T09:45:00Z", false), "2026-12-03 15:15 IST");
+    }
+}
+
+/// The practice's date at an instant.
+pub fn local_date(tz: chrono_tz::Tz, ms: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz).date_naive()
+}
+
+/// The practice's last `days` days up to today (oldest first, as `YYYY-MM-DD`)
+/// and the instant the first of them began: charts count by these days.
+pub fn last_days(tz: chrono_tz::Tz, now_ms: i64, days: i64) -> (Vec<String>, i64) {
+    let today = local_date(tz, now_ms);
+    let first = today - chrono::Days::new(days.max(1) as u64 - 1);
+    let since = crate::records::service::start_of_day(first, tz).unwrap_or(now_ms);
+    let names = first.iter_days().take(days.max(1) as usize).map(|d| d.format("%Y-%m-%d").to_string()).collect();
+    (names, since)
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+
+    #[test]
+    fn the_last_days_are_the_practices() {
+        // 2026-03-02T13:00Z is 00:00 on 3 March in Sydney (UTC+11).
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-02T13:00:00Z").unwrap().timestamp_millis();
+        let sydney = parse_timezone("Australia/Sydney").unwrap();
+        let (days, since) = last_days(sydney, now, 2);
+        assert_eq!(days, ["2026-03-02", "2026-03-03"]);
+        assert_eq!(crate::clock::rfc3339(since), "2026-03-01T13:00:00.000Z");
+        let (days, _) = last_days(chrono_tz::Tz::UTC, now, 1);
+        assert_eq!(days, ["2026-03-02"]);
+    }
+}

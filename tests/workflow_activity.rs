@@ -1,4 +1,4 @@
-//! A template's activity: its runs per UTC day by outcome, every day of the
+//! A template's activity: its runs per day (the practice's) by outcome, every day of the
 //! period present (zeros included), and its success rate of runs that ended.
 
 mod common;
@@ -61,4 +61,36 @@ async fn runs_are_counted_per_day_by_outcome(db: TestDb) {
     h.shutdown().await;
 }
 
-domain::per_backend!(runs_are_counted_per_day_by_outcome);
+/// Days are the practice's: in Sydney (UTC+11 in March) a run at 13:00 UTC
+/// on 2 March is past midnight on 3 March.
+async fn days_are_the_practices_days(db: TestDb) {
+    let clock = ManualClock::new(T0);
+    let mut settings = test_settings();
+    settings.timezone = domain::settings::parse_timezone("Australia/Sydney").unwrap();
+    let h = Harness::new(&db, settings, Some(Arc::new(clock.clone()))).await;
+    let s = &h.services;
+    let t: TemplateInput = serde_json::from_value(json!({"name": "Nightly", "triggerType": "manual", "actions": [
+        {"id": "n", "type": "send_notification", "config": {"title": "hi", "message": "hi"}}]}))
+    .unwrap();
+    let id = s.create_template(&admin(), t).await.unwrap().id;
+    let run = || {
+        let id = id.clone();
+        async move { s.execute_template(&admin(), &id, ExecuteInput { trigger_data: json!({}) }).await.unwrap() }
+    };
+    run().await; // 20:00 on 2 March in Sydney
+    clock.advance(4 * 3_600_000);
+    run().await; // 00:00 on 3 March in Sydney
+    let ended = || async {
+        with_pool!(&s.db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM workflow_executions WHERE status = 'completed'").fetch_one(pool).await)
+        .unwrap()
+            == 2
+    };
+    assert!(eventually(Duration::from_secs(10), ended).await, "{}: both runs end", db.name);
+    let a = s.template_activity(&admin(), &id, 7).await.unwrap();
+    let days: Vec<(&str, i64)> = a.days.iter().map(|d| (d.day.as_str(), d.completed)).collect();
+    assert_eq!(&days[5..], &[("2026-03-02", 1), ("2026-03-03", 1)], "{}", db.name);
+    h.shutdown().await;
+}
+
+domain::per_backend!(runs_are_counted_per_day_by_outcome, days_are_the_practices_days);

@@ -219,14 +219,15 @@ pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<Webhook, 
     s.regenerate_secret(&p, &id, revoke_now).await.map_err(ssr::user_error)
 }
 
-/// Re-queues failed deliveries since a date (`YYYY-MM-DD`, UTC) and, when asked,
+/// Re-queues failed deliveries since a date (`YYYY-MM-DD`, the practice's day) and, when asked,
 /// sends the events the webhook missed while off; returns (re-queued, replayed).
 #[server(prefix = "/rpc", endpoint = "recover_failed")]
 pub async fn recover_failed(id: String, since: String, include_missed: bool) -> Result<(i64, i64), ServerFnError> {
     let (s, p) = services_for_user().await?;
     let date = chrono::NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
         .map_err(|_| ssr::user_error(domain::Error::invalid("since", "pick a date")))?;
-    let ms = date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
+    let ms = domain::records::service::start_of_day(date, s.settings.timezone)
+        .ok_or_else(|| ssr::user_error(domain::Error::invalid("since", "pick a date")))?;
     let requeued = s.recover(&p, &id, ms).await.map_err(ssr::user_error)?;
     let replayed = if include_missed { s.replay_missed(&p, &id, ms).await.map_err(ssr::user_error)? } else { 0 };
     Ok((requeued, replayed))

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde_json::Value;
 use wire::builder::Catalog;
-use wire::workflows::{DryRun, TemplateInput, WorkflowTemplate};
+use wire::workflows::{DryRun, KeptDraft, TemplateInput, WorkflowTemplate};
 
 #[cfg(feature = "ssr")]
 use crate::api::ssr;
@@ -41,15 +41,37 @@ pub async fn builder_template(id: String) -> Result<WorkflowTemplate, ServerFnEr
     s.get_template(&p, &id).await.map_err(ssr::user_error)
 }
 
-/// Creates the template (`id` empty) or saves a new version of it.
+/// Creates the template (`id` empty) or saves a new version of it; the
+/// caller's kept draft of it is then dropped.
 #[server(prefix = "/rpc", endpoint = "save_template", input = Json)]
 pub async fn save_template(id: String, input: TemplateInput) -> Result<WorkflowTemplate, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
-    if id.is_empty() {
-        s.create_template(&p, input).await.map_err(ssr::user_error)
+    let saved = if id.is_empty() {
+        s.create_template(&p, input).await.map_err(ssr::user_error)?
     } else {
-        s.update_template(&p, &id, input).await.map_err(ssr::user_error)
-    }
+        s.update_template(&p, &id, input).await.map_err(ssr::user_error)?
+    };
+    s.discard_draft(&p, Some(&id)).await.map_err(ssr::user_error)?;
+    Ok(saved)
+}
+
+/// Keeps the caller's unsaved edits of a template (`id` empty: a new one) on the server.
+#[server(prefix = "/rpc", endpoint = "keep_draft", input = Json)]
+pub async fn keep_draft(id: String, base_version: i64, body: Value) -> Result<KeptDraft, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.keep_draft(&p, Some(&id), base_version, &body).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "load_draft")]
+pub async fn load_draft(id: String) -> Result<Option<KeptDraft>, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.kept_draft(&p, Some(&id)).await.map_err(ssr::user_error)
+}
+
+#[server(prefix = "/rpc", endpoint = "discard_draft")]
+pub async fn discard_draft(id: String) -> Result<(), ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.discard_draft(&p, Some(&id)).await.map_err(ssr::user_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "schedule_preview")]

@@ -122,6 +122,16 @@ pub async fn save_email_template(
     s.put_email_template(&p, &name, input).await.map_err(ssr::user_error)
 }
 
+/// An email template being edited, rendered against the records `trigger_data` names.
+#[server(prefix = "/rpc", endpoint = "preview_email_template", input = leptos::server_fn::codec::Json)]
+pub async fn preview_email_template(
+    input: wire::workflows::EmailTemplateInput,
+    trigger_data: serde_json::Value,
+) -> Result<wire::workflows::EmailPreview, ServerFnError> {
+    let (s, p) = (ssr::services()?, ssr::principal().await?);
+    s.preview_email(&p, input, trigger_data).await.map_err(ssr::user_error)
+}
+
 #[server(prefix = "/rpc", endpoint = "delete_email_template")]
 pub async fn delete_email_template(name: String) -> Result<(), ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);

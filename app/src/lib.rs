@@ -9,16 +9,19 @@ pub mod api_records;
 pub mod api_workflows;
 pub mod components;
 pub mod pages;
+pub mod routes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     provide_content_security_policy();
+    // The browser formats times with the same zone table the server used.
+    let zone = serde_json::to_string(&*components::ui::practice_zone()).unwrap_or_default();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -28,12 +31,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
-            <body class="bg-slate-50 text-slate-900 antialiased">
+            <body class="bg-slate-50 text-slate-900 antialiased" data-zone=zone>
                 <App/>
             </body>
         </html>
     }
 }
+
+/// Where a page leaves its Content-Security-Policy for the server's security
+/// headers middleware, which put this slot in the request's extensions: the
+/// page's nonce reaches the header even on a response whose Leptos response
+/// options were not applied (seen now and then with lazy routes).
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct PagePolicy(pub std::sync::Arc<std::sync::Mutex<Option<String>>>);
 
 /// The Content-Security-Policy of every page: scripts only from this site or
 /// carrying this response's nonce (Leptos puts it on its hydration and
@@ -44,7 +55,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn provide_content_security_policy() {
     use axum::http::{header::CONTENT_SECURITY_POLICY, HeaderValue};
     leptos::nonce::provide_nonce();
-    let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
         return;
     };
     let policy = format!(
@@ -52,7 +63,14 @@ fn provide_content_security_policy() {
          img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
          frame-ancestors 'none'"
     );
-    if let Ok(v) = HeaderValue::from_str(&policy) {
+    if let Some(slot) =
+        use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<PagePolicy>().cloned())
+    {
+        if let Ok(mut s) = slot.0.lock() {
+            *s = Some(policy.clone());
+        }
+    }
+    if let (Some(res), Ok(v)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy)) {
         res.insert_header(CONTENT_SECURITY_POLICY, v);
     }
 }
@@ -62,14 +80,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     components::live::provide_live();
 
-    // Effects run only in the browser: this marks the page as hydrated, which
-    // the browser tests wait for before they click.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
-
     view! {
         <Stylesheet id="leptos" href="/pkg/purple-cross.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
@@ -78,21 +88,21 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=pages::login::SetupPage ssr=SsrMode::Async/>
-                <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
-                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
-                <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage ssr=SsrMode::Async/>
-                <Route path=path!("/workflows") view=pages::workflows::WorkflowsPage ssr=SsrMode::Async/>
-                <Route path=path!("/workflows/new") view=pages::builder::BuilderPage ssr=SsrMode::Async/>
-                <Route path=path!("/workflows/:id") view=pages::builder::BuilderPage ssr=SsrMode::Async/>
-                <Route path=path!("/executions") view=pages::executions::ExecutionsPage ssr=SsrMode::Async/>
-                <Route path=path!("/executions/:id") view=pages::executions::ExecutionDetailPage ssr=SsrMode::Async/>
-                <Route path=path!("/mailbox") view=pages::mailbox::MailboxPage ssr=SsrMode::Async/>
-                <Route path=path!("/email-templates") view=pages::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
-                <Route path=path!("/records") view=pages::records::RecordsPage ssr=SsrMode::Async/>
-                <Route path=path!("/records/:entity/:id") view=pages::record_detail::RecordDetailPage ssr=SsrMode::Async/>
-                <Route path=path!("/inspector") view=pages::inspector::InspectorPage ssr=SsrMode::Async/>
-                <Route path=path!("/notifications") view=pages::notifications::NotificationsPage ssr=SsrMode::Async/>
-                <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view={Lazy::<routes::Dashboard>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/webhooks") view={Lazy::<routes::Webhooks>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/webhooks/:id") view={Lazy::<routes::WebhookDetail>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/workflows") view={Lazy::<routes::Workflows>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/workflows/new") view={Lazy::<routes::Builder>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/workflows/:id") view={Lazy::<routes::Builder>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/executions") view={Lazy::<routes::Executions>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/executions/:id") view={Lazy::<routes::ExecutionDetail>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/mailbox") view={Lazy::<routes::Mailbox>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/email-templates") view={Lazy::<routes::EmailTemplates>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/records") view={Lazy::<routes::Records>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/records/:entity/:id") view={Lazy::<routes::RecordDetail>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/inspector") view={Lazy::<routes::Inspector>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/notifications") view={Lazy::<routes::Notifications>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view={Lazy::<routes::Settings>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

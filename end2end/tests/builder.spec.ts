@@ -206,7 +206,7 @@ test("versions: compare an older one side by side and restore it", async ({ page
   await page.screenshot({ path: "test-results/screens/builder-versions.png", fullPage: true });
 });
 
-test("unsaved edits come back after a reload", async ({ page }) => {
+test("unsaved edits are kept on the server: back after a reload and in another browser", async ({ page, browser }) => {
   page.on("dialog", (d) => d.accept());
   await page.goto("/workflows/new");
   await hydrated(page);
@@ -214,14 +214,27 @@ test("unsaved edits come back after a reload", async ({ page }) => {
   await page.getByLabel("Name", { exact: true }).fill(name);
   await addAction(page.getByTestId("gap").last(), "Wait");
   await expect(page.getByTestId("save-state")).toHaveText("Unsaved changes");
+  await expect(page.getByTestId("draft-state")).toContainText(/Draft kept \d{4}-\d\d-\d\d \d\d:\d\d/);
   await page.reload();
   await hydrated(page);
   await expect(page.getByText("Your unsaved changes from before were brought back")).toBeVisible();
   await expect(page.getByLabel("Name", { exact: true })).toHaveValue(name);
   await expect(cards(page)).toHaveCount(1);
+
+  // Another browser (no shared storage), signed in as the same person.
+  const other = await browser.newContext();
+  const tab = await other.newPage();
+  await login(tab);
+  await tab.goto("/workflows/new");
+  await hydrated(tab);
+  await expect(tab.getByLabel("Name", { exact: true })).toHaveValue(name);
+  await expect(tab.getByText("Your unsaved changes from before were brought back")).toBeVisible();
+  await other.close();
+
   await page.getByRole("button", { name: "Discard them" }).click();
   await hydrated(page);
   await expect(page.getByLabel("Name", { exact: true })).toHaveValue("");
+  await expect(page.getByText("Your unsaved changes from before were brought back")).toHaveCount(0);
 });
 
 test("start from the gallery: the lab result starter loads with its condition lanes", async ({ page }) => {
@@ -238,6 +251,29 @@ test("start from the gallery: the lab result starter loads with its condition la
   await page.screenshot({ path: "test-results/screens/builder-gallery.png", fullPage: true });
 });
 
+test("an event trigger's conditions are rows too, saved as the trigger's condition group", async ({ page, request }) => {
+  await page.goto("/workflows/new");
+  await hydrated(page);
+  const name = `Dr Novak's follow-ups ${Date.now()}`;
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Starts").selectOption("event");
+  await page.getByLabel("Event", { exact: true }).selectOption("appointment.completed");
+  const rows = page.getByTestId("event-trigger-conditions");
+  await rows.getByRole("button", { name: "Add condition" }).click();
+  await rows.getByLabel("Condition 1 field").fill("vetName");
+  await rows.getByLabel("Condition 1 value").fill("Dr Novak");
+  await rows.getByLabel("Start only when").selectOption("OR");
+  await addAction(page.getByTestId("gap").last(), "Wait");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("save-state")).toHaveText("Saved · version 1");
+  const auth = { Authorization: `Bearer ${apiKey()}` };
+  const list = await (await request.get(`/api/v1/workflow-templates?search=${encodeURIComponent(name)}`, { headers: auth })).json();
+  expect(list.data[0].triggerConfig).toEqual({
+    event: "appointment.completed",
+    conditions: { logic: "OR", conditions: [{ field: "vetName", operator: "equals", value: "Dr Novak" }] },
+  });
+});
+
 test("a schedule trigger reads in words and shows its next five runs", async ({ page }) => {
   await page.goto("/workflows/new");
   await hydrated(page);
@@ -249,19 +285,31 @@ test("a schedule trigger reads in words and shows its next five runs", async ({ 
   await expect(page.getByTestId("next-runs").locator("li").first()).toContainText(/Mon \d{4}-\d\d-\d\d 08:00 (GMT|BST)/);
 });
 
-test("edit an email template with a live preview against a demo patient", async ({ page, request }) => {
-  const owner = await createRecord(request, "client", { firstName: "Rhea", lastName: "Quinn", email: "rhea@example.com" });
+test("edit an email template with a live preview against a demo patient, its HTML escaped", async ({ page, request }) => {
+  allowConsoleErrors(/422|Unprocessable/);
+  const owner = await createRecord(request, "client", { firstName: "Rhea", lastName: "Quinn <b>Q</b>", email: "rhea@example.com" });
   await createRecord(request, "patient", { name: "Biscuit", species: "rabbit", ownerId: owner.id });
   await page.goto("/email-templates");
   await hydrated(page);
   await page.getByTestId("email-template").filter({ hasText: "vaccine_due" }).click();
   await page.getByLabel("Subject").fill("Time for {{ patient.name }}'s jab");
+  await page.getByLabel("HTML (optional)").fill("<h1>Dear {{ patient.owner.firstName }}</h1><p data-owner>{{ patient.owner.lastName }}</p>");
   const patients = page.getByLabel("With the records of");
   const biscuit = await patients.locator("option", { hasText: "Biscuit" }).first().getAttribute("value");
   await patients.selectOption(biscuit!);
   await page.getByRole("button", { name: "Preview" }).click();
   await expect(page.getByTestId("email-preview")).toContainText("Time for Biscuit's jab");
   await expect(page.getByTestId("email-preview")).toContainText("Dear Rhea");
+  // The HTML is shown in a sandboxed frame (no scripts run there, so the test
+  // reads what it is given), with the owner's name escaped: text, not markup.
+  const frame = page.getByTestId("html-preview");
+  await expect(frame).toHaveAttribute("sandbox", "");
+  await expect(frame).toHaveAttribute("srcdoc", "<h1>Dear Rhea</h1><p data-owner>Quinn &lt;b&gt;Q&lt;&#x2f;b&gt;</p>");
+  await page.getByLabel("HTML (optional)").fill("<p>{{ patient.nmae }}</p>");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.getByTestId("preview-error")).toContainText("html");
+  await expect(page.getByTestId("preview-error")).toContainText("patient.nmae");
+  await page.getByLabel("HTML (optional)").fill("");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
   await page.screenshot({ path: "test-results/screens/email-templates.png", fullPage: true });

@@ -52,6 +52,7 @@ test("run the seed's follow-up from the library, watch it complete live, read th
   await page.getByLabel("Search").fill(name);
   const card = page.getByTestId("template-card").filter({ hasText: name });
   await expect(card.getByTestId("trigger")).toHaveText("When an appointment is completed");
+  await expect(card.getByTestId("last-run")).toHaveText("Never run");
   await page.screenshot({ path: "test-results/screens/workflows.png", fullPage: true });
   await card.getByRole("button", { name: "Run…" }).click();
   await card.getByLabel("Trigger data (JSON)").fill(JSON.stringify({ patientId: pet.id }));
@@ -59,7 +60,8 @@ test("run the seed's follow-up from the library, watch it complete live, read th
   await card.getByRole("link", { name: "watch the execution" }).click();
 
   await expect(page.getByTestId("execution-name")).toHaveText(name);
-  await expect(page.getByTestId("execution-status")).toContainText("waiting until");
+  // Rendered in the browser after a client-side navigation: the practice's zone, named.
+  await expect(page.getByTestId("execution-status")).toContainText(/waiting until \d{4}-\d\d-\d\d \d\d:\d\d (GMT|BST)$/);
   // No reload: the page follows the run over the live stream.
   await expect(page.getByTestId("execution-status")).toHaveText("completed", { timeout: 15_000 });
   await expect(page.getByTestId("step-status")).toHaveText(["completed", "completed"]);
@@ -70,6 +72,15 @@ test("run the seed's follow-up from the library, watch it complete live, read th
   await expect(mail).toContainText("to tess@example.com");
   await expect(mail).toContainText("Dear Tess");
   await page.screenshot({ path: "test-results/screens/mailbox.png", fullPage: true });
+
+  // The library card tells how the last run went, and the server-rendered
+  // list names the zone too.
+  await page.goto("/workflows");
+  await hydrated(page);
+  await page.getByLabel("Search").fill(name);
+  await expect(card.getByTestId("last-run")).toContainText(/Last run: completed \d{4}-\d\d-\d\d \d\d:\d\d (GMT|BST)/);
+  await page.goto("/executions");
+  await expect(page.getByRole("row").filter({ hasText: name }).first()).toContainText(/\d\d:\d\d:\d\d (GMT|BST)/);
 });
 
 test("duplicate a template, make it public, and delete it with a dialog that counts the runs not ended", async ({ page, request }) => {

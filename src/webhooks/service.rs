@@ -519,7 +519,7 @@ impl Services {
         })
     }
 
-    /// Deliveries per UTC day and outcome over the last `days` days (oldest first),
+    /// Deliveries per day (the practice's) and outcome over the last `days` days (oldest first),
     /// for one webhook or all of them.
     pub async fn delivery_series(
         &self,
@@ -528,29 +528,32 @@ impl Services {
         days: i64,
     ) -> Result<Vec<DayStats>> {
         caller.require(Action::ReadWebhooks)?;
-        const DAY: i64 = 86_400_000;
         let days = days.clamp(1, 90);
         if let Some(id) = webhook_id {
             self.webhook_row(id).await?;
         }
-        let since = (self.now_ms() / DAY - (days - 1)) * DAY;
-        let buckets = self.db.counts_by_bucket(webhook_id, since, DAY).await?;
-        Ok((0..days)
-            .map(|i| {
-                let start = since + i * DAY;
-                let (s, f, p) = buckets.iter().find(|b| b.0 == start).map(|b| (b.1, b.2, b.3)).unwrap_or_default();
-                DayStats { day: rfc3339(start)[..10].to_string(), succeeded: s, failed: f, pending: p }
-            })
-            .collect())
+        let tz = self.settings.timezone;
+        let (names, since) = crate::settings::last_days(tz, self.now_ms(), days);
+        let mut out: Vec<DayStats> =
+            names.into_iter().map(|day| DayStats { day, succeeded: 0, failed: 0, pending: 0 }).collect();
+        // Quarter hours fit every zone's midnight (some are 30 or 45 minutes off the hour).
+        const QUARTER: i64 = 900_000;
+        for (start, s, f, p) in self.db.counts_by_bucket(webhook_id, since, QUARTER).await? {
+            let day = crate::settings::local_date(tz, start.max(since)).format("%Y-%m-%d").to_string();
+            if let Some(slot) = out.iter_mut().find(|d| d.day == day) {
+                slot.succeeded += s;
+                slot.failed += f;
+                slot.pending += p;
+            }
+        }
+        Ok(out)
     }
 
     /// Overall analytics: totals, per event type and a per-day series over `days`.
     pub async fn analytics(&self, caller: &Principal, days: i64) -> Result<Analytics> {
         caller.require(Action::ReadWebhooks)?;
         let days = days.clamp(1, 90);
-        const DAY: i64 = 86_400_000;
-        let now = self.now_ms();
-        let since = (now / DAY - (days - 1)) * DAY;
+        let (_, since) = crate::settings::last_days(self.settings.timezone, self.now_ms(), days);
         let (webhooks, active_webhooks, failing_webhooks) = self.db.webhook_counts().await?;
         let by_event = self
             .db

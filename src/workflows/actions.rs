@@ -148,16 +148,8 @@ pub async fn send_email(cx: &StepContext<'_>, tx: &mut Tx, action: &Action) -> R
         let Some(t) = cx.services.db.email_template(name).await? else {
             return Ok(Outcome::Failed { error: format!("config.template: there is no email template {name:?}") });
         };
-        let r = |src: &str, what: &str| {
-            render::render(cx.env, src, cx.vars).map_err(|e| format!("email template {name} ({what}): {e}"))
-        };
-        let pieces = (|| -> std::result::Result<_, String> {
-            Ok((
-                r(&t.subject, "subject")?,
-                r(&t.text_body, "text")?,
-                t.html_body.as_deref().map(|h| r(h, "html")).transpose()?,
-            ))
-        })();
+        let pieces =
+            super::email::render_template(cx.env, &t, cx.vars).map_err(|e| format!("email template {name} {e}"));
         match pieces {
             Ok((s, tx_body, h)) => {
                 if subject.is_none() {

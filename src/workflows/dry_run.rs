@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 use wire::condition::ConditionGroup;
-use wire::workflows::{Action, DryRun, DryRunInput, DryRunStep};
+use wire::workflows::{Action, DryRun, DryRunInput, DryRunStep, EmailPreview, EmailTemplateInput};
 
 use super::render;
 use super::store::ExecutionRow;
@@ -106,29 +106,69 @@ impl Walk<'_> {
             Ok(t) => t,
             Err(e) => return Ok(Err(format!("config.to: {e}"))),
         };
-        let (mut subject, mut body) = (text("subject"), text("body"));
+        let (mut subject, mut body, mut html) = (text("subject"), text("body"), None);
         if let Some(name) = text("template") {
             let Some(t) = self.services.db.email_template(&name).await? else {
                 return Ok(Err(format!("config.template: there is no email template {name:?}")));
             };
-            let r = |src: &str| {
-                render::render(self.env, src, &self.vars).map_err(|e| format!("email template {name}: {e}"))
-            };
-            match (r(&t.subject), r(&t.text_body)) {
-                (Ok(s), Ok(b)) => {
+            match super::email::render_template(self.env, &t, &self.vars) {
+                Ok((s, b, h)) => {
                     subject = subject.or(Some(s));
                     body = body.or(Some(b));
+                    html = h;
                 }
-                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+                Err(e) => return Ok(Err(format!("email template {name} {e}"))),
             }
         }
-        Ok(Ok(
-            json!({"to": to, "subject": subject, "text": body, "template": text("template"), "status": "not sent (dry run)"}),
-        ))
+        Ok(Ok(json!({"to": to, "subject": subject, "text": body, "html": html, "template": text("template"),
+            "status": "not sent (dry run)"})))
     }
 }
 
 impl Services {
+    /// The variables a run started with `trigger_data` would render with:
+    /// the records its ids name are read as a step would, writing nothing.
+    async fn sample_variables(&self, trigger_data: Value) -> Result<Value> {
+        let data = if trigger_data.is_null() { json!({}) } else { trigger_data };
+        let probe = ExecutionRow {
+            id: "exe_dry_run".into(),
+            ..super::triggers::new_execution(None, "dry run", "manual", "[]", &data, &[], self.now_ms())
+        };
+        let mut tx = self.db.begin().await?;
+        let vars = super::step::variables(&mut tx, &probe, self.now_ms()).await?;
+        drop(tx);
+        Ok(vars)
+    }
+
+    /// An email template being edited (not saved), rendered with the
+    /// records `trigger_data` names: subject, text and the HTML (escaped).
+    pub async fn preview_email(
+        &self,
+        caller: &Principal,
+        input: EmailTemplateInput,
+        trigger_data: Value,
+    ) -> Result<EmailPreview> {
+        caller.require(Can::ReadWorkflows)?;
+        if !trigger_data.is_object() && !trigger_data.is_null() {
+            return Err(Error::invalid("triggerData", "must be an object"));
+        }
+        let env = render::environment(self.settings.timezone);
+        let vars = self.sample_variables(trigger_data).await?;
+        let row = super::store::EmailTemplateRow {
+            name: "preview".into(),
+            subject: input.subject,
+            text_body: input.text,
+            html_body: input.html.filter(|h| !h.trim().is_empty()),
+            builtin: false,
+            updated_at: 0,
+        };
+        let (subject, text, html) = super::email::render_template(&env, &row, &vars).map_err(|e| {
+            let (part, why) = e.trim_start_matches('(').split_once("): ").unwrap_or(("text", e.as_str()));
+            Error::invalid(part, why)
+        })?;
+        Ok(EmailPreview { subject, text, html })
+    }
+
     /// Walks a template's actions (or a draft's) with `input.triggerData`.
     pub async fn dry_run(&self, caller: &Principal, template_id: Option<&str>, input: DryRunInput) -> Result<DryRun> {
         caller.require(Can::ReadWorkflows)?;
@@ -156,15 +196,7 @@ impl Services {
             }
         };
         v.finish()?;
-        let data = if input.trigger_data.is_null() { json!({}) } else { input.trigger_data };
-        let probe = ExecutionRow {
-            id: "exe_dry_run".into(),
-            ..super::triggers::new_execution(None, "dry run", "manual", "[]", &data, &[], self.now_ms())
-        };
-        // Read the records the trigger data names as a step would; the transaction writes nothing.
-        let mut tx = self.db.begin().await?;
-        let vars = super::step::variables(&mut tx, &probe, self.now_ms()).await?;
-        drop(tx);
+        let vars = self.sample_variables(input.trigger_data).await?;
         let mut walk = Walk { env: &env, services: self, vars: vars.clone(), steps: Vec::new(), failed: false };
         if !matches!(walk.vars.get("steps"), Some(Value::Object(_))) {
             walk.vars["steps"] = Value::Object(Map::new());

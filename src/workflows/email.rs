@@ -51,6 +51,24 @@ pub const BUILTIN: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// An email template rendered with `vars`: subject, text and (escaped) HTML.
+/// An error names the part: `(html): {{ patient.nmae }}: …`.
+pub fn render_template(
+    env: &minijinja::Environment<'_>,
+    t: &EmailTemplateRow,
+    vars: &serde_json::Value,
+) -> std::result::Result<(String, String, Option<String>), String> {
+    let r = |src: &str, what: &str| super::render::render(env, src, vars).map_err(|e| format!("({what}): {e}"));
+    Ok((
+        r(&t.subject, "subject")?,
+        r(&t.text_body, "text")?,
+        t.html_body
+            .as_deref()
+            .map(|h| super::render::render_html(env, h, vars).map_err(|e| format!("(html): {e}")))
+            .transpose()?,
+    ))
+}
+
 fn to_wire(r: EmailTemplateRow) -> EmailTemplate {
     EmailTemplate {
         name: r.name,

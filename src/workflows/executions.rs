@@ -239,13 +239,14 @@ impl Services {
         caller.require(Can::ReadWorkflows)?;
         self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
         let days = days.clamp(1, 90);
-        let today = self.now_ms().div_euclid(86_400_000);
-        let first = today - days + 1;
-        let mut out: Vec<TemplateDay> = (first..=today)
-            .map(|d| TemplateDay { day: rfc3339(d * 86_400_000)[..10].to_string(), completed: 0, failed: 0, other: 0 })
-            .collect();
-        for (day, status, n) in self.db.execution_days(id, first * 86_400_000).await? {
-            let Some(slot) = out.get_mut((day - first) as usize) else { continue };
+        // Days are the practice's: a run at 23:30 UTC is tomorrow in Sydney.
+        let tz = self.settings.timezone;
+        let (names, since) = crate::settings::last_days(tz, self.now_ms(), days);
+        let mut out: Vec<TemplateDay> =
+            names.into_iter().map(|day| TemplateDay { day, completed: 0, failed: 0, other: 0 }).collect();
+        for (quarter, status, n) in self.db.execution_quarters(id, since).await? {
+            let day = crate::settings::local_date(tz, quarter * 900_000).format("%Y-%m-%d").to_string();
+            let Some(slot) = out.iter_mut().find(|d| d.day == day) else { continue };
             match status.as_str() {
                 "completed" => slot.completed += n,
                 "failed" => slot.failed += n,

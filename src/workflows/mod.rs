@@ -24,6 +24,7 @@
 
 pub mod actions;
 pub mod children;
+pub mod drafts;
 pub mod dry_run;
 pub mod email;
 pub mod engine;

@@ -52,10 +52,21 @@ pub fn check_syntax(env: &Environment<'_>, source: &str) -> Result<(), String> {
 
 /// Renders `source`; a missing variable is named (`patient.owner.email`).
 pub fn render(env: &Environment<'_>, source: &str, vars: &Value) -> Result<String, String> {
+    render_named(env, "<string>", source, vars)
+}
+
+/// Renders an HTML template (an email's HTML body): every value is
+/// HTML-escaped, so a client named `<img onerror=…>` stays text.
+pub fn render_html(env: &Environment<'_>, source: &str, vars: &Value) -> Result<String, String> {
+    // minijinja escapes for HTML by the template's name.
+    render_named(env, "email.html", source, vars)
+}
+
+fn render_named(env: &Environment<'_>, name: &str, source: &str, vars: &Value) -> Result<String, String> {
     if !source.contains("{{") && !source.contains("{%") {
         return Ok(source.to_string());
     }
-    let tmpl = env.template_from_str(source).map_err(|e| describe(&e))?;
+    let tmpl = env.template_from_named_str(name, source).map_err(|e| describe(&e))?;
     // Render first: `{% if appointment is defined %}` may test for what is missing. Only when
     // rendering fails is the missing variable looked for, to name it.
     tmpl.render(JValue::from_serialize(vars)).map_err(|e| {
@@ -124,6 +135,18 @@ mod tests {
 
     fn env() -> Environment<'static> {
         environment("Europe/London".parse().unwrap())
+    }
+
+    #[test]
+    fn html_bodies_escape_what_people_typed_and_text_keeps_it() {
+        let vars = json!({"client": {"name": "<img src=x onerror=alert(1)> & Co"}});
+        assert_eq!(
+            render_html(&env(), "<p>{{ client.name }}</p>", &vars).unwrap(),
+            "<p>&lt;img src=x onerror=alert(1)&gt; &amp; Co</p>"
+        );
+        assert_eq!(render(&env(), "{{ client.name }}", &vars).unwrap(), "<img src=x onerror=alert(1)> & Co");
+        let missing = render_html(&env(), "<p>{{ client.nmae }}</p>", &vars).unwrap_err();
+        assert!(missing.contains("client.nmae"), "{missing}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use wire::webhooks::Page;
 use wire::workflows::{
-    Action, CategoryCount, CustomExecuteInput, ExecuteAccepted, ExecuteInput, TemplateInput, TemplateQuery,
+    Action, CategoryCount, CustomExecuteInput, ExecuteAccepted, ExecuteInput, LastRun, TemplateInput, TemplateQuery,
     TriggerType, WorkflowTemplate,
 };
 
@@ -63,6 +63,7 @@ fn to_wire(s: &Services, t: &TemplateRow) -> WorkflowTemplate {
         usage_count: t.usage_count,
         version: t.version,
         next_runs,
+        last_run: None,
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),
     }
@@ -269,8 +270,16 @@ impl Services {
             offset: (page as i64 - 1) * limit as i64,
         };
         let (rows, total) = self.db.list_templates(&f).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut last: HashMap<String, LastRun> = self
+            .db
+            .last_runs(&ids)
+            .await?
+            .into_iter()
+            .map(|(t, execution_id, status, at)| (t, LastRun { execution_id, status, started_at: rfc3339(at) }))
+            .collect();
         Ok(Page {
-            data: rows.iter().map(|r| to_wire(self, r)).collect(),
+            data: rows.iter().map(|r| WorkflowTemplate { last_run: last.remove(&r.id), ..to_wire(self, r) }).collect(),
             page,
             limit,
             total,
@@ -298,6 +307,7 @@ impl Services {
         if !store::delete_template(&mut tx, id).await? {
             return Err(Error::NotFound("workflow template"));
         }
+        super::drafts::delete_drafts_of(&mut tx, id).await?;
         tx.commit().await?;
         self.templates_changed();
         Ok(())

@@ -19,5 +19,6 @@ pub mod records;
 pub mod retry;
 pub mod webhooks;
 pub mod workflows;
+pub mod zone;
 
 pub use error::{FieldError, Invalid, Validator};

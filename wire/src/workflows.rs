@@ -75,8 +75,22 @@ pub struct WorkflowTemplate {
     /// A schedule's next five run times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next_runs: Vec<String>,
+    /// Its latest execution (in lists of templates; absent when it never ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRun>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How a template's latest execution went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    pub execution_id: String,
+    /// running, waiting, completed, failed or cancelled.
+    pub status: String,
+    pub started_at: String,
 }
 
 /// Create (name, triggerType and actions required) or update (absent fields keep their value).
@@ -248,7 +262,7 @@ pub struct ExecutionStats {
     pub by_template: Vec<TemplateStats>,
 }
 
-/// One UTC day of a template's runs, by outcome.
+/// One day (in the practice's timezone) of a template's runs, by outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -312,6 +326,16 @@ pub struct EmailTemplateInput {
     pub subject: String,
     pub text: String,
     #[serde(default)]
+    pub html: Option<String>,
+}
+
+/// An email template rendered against sample records, sending nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailPreview {
+    pub subject: String,
+    pub text: String,
+    /// The HTML body with every value escaped; none when the template has no HTML.
     pub html: Option<String>,
 }
 
@@ -422,4 +446,16 @@ mod tests {
         assert_eq!(event_in_words("lab_test.ordered"), "When a lab test is ordered");
         assert_eq!(event_in_words("invoice.overdue"), "When an invoice is overdue");
     }
+}
+
+/// Unsaved builder edits kept on the server for their author: never live,
+/// back after a refresh, a closed tab or a crash, in any browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptDraft {
+    /// The template version the edits started from (0 for a new template).
+    pub base_version: i64,
+    /// The builder's draft ([`crate::builder::Draft`]) as JSON.
+    pub body: Value,
+    pub updated_at: String,
 }

@@ -25,6 +25,7 @@ const NAV: &[(&str, &str)] = &[
 
 #[component]
 pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    crate::components::ui::mark_hydrated();
     let me = OnceResource::new(whoami());
     let live = use_live();
     let numbers = Resource::new(move || live.get(), |_| live_stats());

@@ -103,9 +103,51 @@ pub fn ms(v: Option<i64>) -> String {
     v.map(|m| format!("{m} ms")).unwrap_or_else(|| "—".into())
 }
 
-/// `2026-11-28T10:00:00.000Z` → `2026-11-28 10:00:00`.
-pub fn short_time(t: &str) -> String {
-    t.get(..19).map(|s| s.replace('T', " ")).unwrap_or_else(|| t.to_string())
+/// Marks the page as hydrated once the calling page component is: effects run
+/// only in the browser, after hydration, and a page's code may arrive in a
+/// lazily loaded chunk after the shell's. The browser tests wait for this
+/// mark before they click.
+pub fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+/// The practice's timezone (`--timezone`), as the server put it on the page.
+pub fn practice_zone() -> std::sync::Arc<wire::zone::Zone> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::api::ssr::AppContext>().map(|c| c.services.practice_zone()).unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        thread_local! {
+            static ZONE: std::sync::Arc<wire::zone::Zone> = std::sync::Arc::new(
+                document()
+                    .body()
+                    .and_then(|b| b.get_attribute("data-zone"))
+                    .and_then(|z| serde_json::from_str(&z).ok())
+                    .unwrap_or_default(),
+            );
+        }
+        ZONE.with(|z| z.clone())
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        std::sync::Arc::default()
+    }
+}
+
+/// `2026-11-28T10:00:00.000Z` in the practice's timezone, named: `2026-11-28 10:00:00 GMT`.
+pub fn local_time(t: &str) -> String {
+    practice_zone().format(t, true)
+}
+
+/// The same to the minute: `2026-11-28 10:00 GMT`.
+pub fn local_minute(t: &str) -> String {
+    practice_zone().format(t, false)
 }
 
 /// Asks the browser's confirm dialog (always false during server rendering).

@@ -11,7 +11,7 @@ use crate::api_workflows::workflow_executions;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::live_strip::LiveStrip;
-use crate::components::ui::{ms, percent, short_time, ErrorMessage, Loading, StatCard, StatusBadge};
+use crate::components::ui::{local_time, ms, percent, ErrorMessage, Loading, StatCard, StatusBadge};
 use crate::pages::webhook_detail::DayChart;
 
 #[component]
@@ -50,7 +50,7 @@ pub fn DashboardPage() -> impl IntoView {
                         Ok(list) => view! {
                             <ul class="mt-2 divide-y" data-testid="unhealthy-webhooks">
                                 {list.into_iter().map(|w| {
-                                    let last = w.last_failure_at.as_deref().map(short_time).unwrap_or_default();
+                                    let last = w.last_failure_at.as_deref().map(local_time).unwrap_or_default();
                                     view! {
                                         <li class="flex flex-wrap items-center justify-between gap-2 py-2 text-sm">
                                             <A href=format!("/webhooks/{}", w.id) attr:class="font-medium text-purple-800 hover:underline">{w.name.clone()}</A>
@@ -97,7 +97,7 @@ fn RecentExecutions() -> impl IntoView {
                                     <A href=format!("/executions/{}", e.id) attr:class="font-medium text-purple-800 hover:underline">{e.workflow_name.clone()}</A>
                                     <span class="flex items-center gap-2 text-slate-600">
                                         <StatusBadge status=e.status.clone()/>
-                                        {short_time(&e.started_at)}" UTC"
+                                        {local_time(&e.started_at)}
                                     </span>
                                 </li>
                             }).collect_view()}

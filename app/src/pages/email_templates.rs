@@ -6,9 +6,8 @@ use leptos::prelude::*;
 use serde_json::json;
 use wire::workflows::{EmailTemplate, EmailTemplateInput};
 
-use crate::api_builder::DryRunDraft;
 use crate::api_records::list_records;
-use crate::api_workflows::{email_template_list, DeleteEmailTemplate, SaveEmailTemplate};
+use crate::api_workflows::{email_template_list, DeleteEmailTemplate, PreviewEmailTemplate, SaveEmailTemplate};
 use crate::components::layout::Shell;
 use crate::components::ui::{clean_error, confirm, ErrorMessage, Loading};
 
@@ -91,16 +90,17 @@ fn Editor(
     let patients =
         Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
     let patient = RwSignal::new(String::new());
-    let preview = ServerAction::<DryRunDraft>::new();
+    let preview = ServerAction::<PreviewEmailTemplate>::new();
     let run_preview = move || {
-        let action = json!([{"id": "preview", "type": "send_email", "name": "preview",
-            "config": {"to": "preview@example.com", "subject": subject.get_untracked(), "body": text.get_untracked()}}]);
-        let data = if patient.get_untracked().is_empty() {
-            "{}".to_string()
-        } else {
-            json!({"patientId": patient.get_untracked()}).to_string()
+        let data =
+            if patient.get_untracked().is_empty() { json!({}) } else { json!({"patientId": patient.get_untracked()}) };
+        let html = html.get_untracked();
+        let input = EmailTemplateInput {
+            subject: subject.get_untracked(),
+            text: text.get_untracked(),
+            html: (!html.trim().is_empty()).then_some(html),
         };
-        preview.dispatch(DryRunDraft { actions: action, trigger_data: data });
+        preview.dispatch(PreviewEmailTemplate { input, trigger_data: data });
     };
     let builtin = template.builtin;
     let fresh = template.updated_at.is_empty();
@@ -155,22 +155,21 @@ fn Editor(
                 <button type="button" class="rounded-md border border-purple-700 px-3 py-1 text-sm text-purple-800 hover:bg-purple-50" on:click=move |_| run_preview()>"Preview"</button>
             </div>
             {move || preview.value().get().map(|r| match r {
-                Err(e) => view! { <div class="mt-2"><ErrorMessage message=e.to_string()/></div> }.into_any(),
-                Ok(run) => {
-                    let step = run.steps.into_iter().next();
-                    match step {
-                        Some(s) if s.error.is_some() => view! { <p role="alert" data-testid="preview-error" class="mt-2 text-sm text-red-700">{s.error.unwrap_or_default()}</p> }.into_any(),
-                        Some(s) => view! {
-                            <div data-testid="email-preview" class="mt-2 rounded-md border border-slate-200 p-3">
-                                <p class="font-semibold">{s.detail["subject"].as_str().unwrap_or_default().to_string()}</p>
-                                <pre class="mt-2 whitespace-pre-wrap text-sm">{s.detail["text"].as_str().unwrap_or_default().to_string()}</pre>
-                            </div>
-                        }.into_any(),
-                        None => view! { <p class="mt-2 text-sm text-slate-600">"Nothing to show."</p> }.into_any(),
-                    }
-                }
+                Err(e) => view! { <p role="alert" data-testid="preview-error" class="mt-2 text-sm text-red-700">{clean_error(&e.to_string())}</p> }.into_any(),
+                Ok(p) => view! {
+                    <div data-testid="email-preview" class="mt-2 space-y-2 rounded-md border border-slate-200 p-3">
+                        <p class="font-semibold">{p.subject}</p>
+                        <pre class="whitespace-pre-wrap text-sm">{p.text}</pre>
+                        {p.html.map(|h| view! {
+                            <p class="text-xs font-medium text-slate-600">"HTML"</p>
+                            // No scripts, no forms, no navigation: the rendered mail is only looked at.
+                            <iframe data-testid="html-preview" title="HTML preview" sandbox="" srcdoc=h
+                                class="h-64 w-full rounded border border-slate-200 bg-white"></iframe>
+                        })}
+                    </div>
+                }.into_any(),
             })}
-            <p class="mt-2 text-xs text-slate-500">"The preview renders the subject and text as a workflow would; nothing is sent."</p>
+            <p class="mt-2 text-xs text-slate-500">"The preview renders the subject, text and HTML as a workflow would (values in the HTML are escaped); nothing is sent."</p>
         </section>
     }
 }

@@ -13,11 +13,12 @@ use crate::api_workflows::{
 };
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{clean_error, confirm, short_time, ErrorMessage, Loading};
+use crate::components::ui::{clean_error, confirm, local_minute, local_time, ErrorMessage, Loading};
 
 const STATUSES: &[&str] = &["pending", "running", "waiting", "completed", "failed", "cancelled"];
 
-fn badge(status: &str) -> &'static str {
+/// The colours of an execution status badge.
+pub(crate) fn badge(status: &str) -> &'static str {
     match status {
         "completed" => "bg-green-100 text-green-800",
         "failed" => "bg-red-100 text-red-800",
@@ -30,7 +31,7 @@ fn badge(status: &str) -> &'static str {
 /// "waiting until 2026-12-03 09:00" rather than a bare "waiting".
 fn status_words(e: &WorkflowExecution) -> String {
     match (&*e.status, &e.waiting_until) {
-        ("waiting", Some(t)) => format!("waiting until {} UTC", short_time(t)),
+        ("waiting", Some(t)) => format!("waiting until {}", local_minute(t)),
         ("waiting", None) => "waiting for its branches".into(),
         (s, _) => s.to_string(),
     }
@@ -72,7 +73,7 @@ pub fn ExecutionsPage() -> impl IntoView {
                     </select>
                 </div>
                 <div>
-                    <label for="ex-since" class="block text-sm font-medium">"Started since (UTC)"</label>
+                    <label for="ex-since" class="block text-sm font-medium">"Started since"</label>
                     <input id="ex-since" type="date" class="mt-1 rounded-md border border-slate-300 px-3 py-1" prop:value=since
                         on:change=move |ev| { since.set(event_target_value(&ev)); cursors.set(vec![String::new()]); }/>
                 </div>
@@ -98,7 +99,7 @@ pub fn ExecutionsPage() -> impl IntoView {
                                             <tr data-testid="execution-row" class="border-t border-slate-100">
                                                 <td class="px-3 py-2"><A href=format!("/executions/{}", e.id.clone()) attr:class="text-purple-800 hover:underline">{e.workflow_name.clone()}</A></td>
                                                 <td class="px-3 py-2">{e.trigger_type.clone()}</td>
-                                                <td class="px-3 py-2">{short_time(&e.started_at)}</td>
+                                                <td class="px-3 py-2">{local_time(&e.started_at)}</td>
                                                 <td class="px-3 py-2"><span class=format!("rounded-full px-2 py-0.5 text-xs {}", badge(&e.status))>{words}</span></td>
                                             </tr>
                                         }}).collect_view()}
@@ -148,7 +149,7 @@ pub fn ExecutionDetailPage() -> impl IntoView {
                             <div class="mb-4 flex flex-wrap items-center gap-3">
                                 <h2 data-testid="execution-name" class="text-lg font-semibold">{e.workflow_name.clone()}</h2>
                                 <span data-testid="execution-status" class=format!("rounded-full px-2 py-0.5 text-xs {}", badge(&e.status))>{status_words(&e)}</span>
-                                <span class="text-sm text-slate-500">{format!("started {} ({}), v{}", short_time(&e.started_at), e.trigger_type, e.template_version.unwrap_or(0))}</span>
+                                <span class="text-sm text-slate-500">{format!("started {} ({}), v{}", local_time(&e.started_at), e.trigger_type, e.template_version.unwrap_or(0))}</span>
                                 {can_cancel.then(|| view! {
                                     <button type="button" class="rounded-md border border-red-300 px-3 py-1 text-sm text-red-700 hover:bg-red-50"
                                         on:click=move |_| if confirm(&format!("Cancel this run of \"{name}\"? Steps not yet run will not run.")) {

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api_records::{inspector_bins, inspector_requests};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{short_time, ErrorMessage, Loading};
+use crate::components::ui::{local_time, ErrorMessage, Loading};
 
 #[component]
 pub fn InspectorPage() -> impl IntoView {
@@ -72,7 +72,7 @@ fn Requests(bin: String) -> impl IntoView {
                                 <li data-testid="inspected-request" class="rounded-lg border border-slate-200 bg-white p-4">
                                     <div class="flex flex-wrap items-center gap-3 text-sm">
                                         <span class="font-mono">{event}</span>
-                                        <span class="text-slate-500">{short_time(&req.received_at)}</span>
+                                        <span class="text-slate-500">{local_time(&req.received_at)}</span>
                                         {match verdict {
                                             Some(v) if ok => view! { <span data-testid="signature" class="rounded-full bg-green-100 px-2 py-0.5 text-xs text-green-800">{format!("signature {v}")}</span> }.into_any(),
                                             Some(v) => view! { <span data-testid="signature" class="rounded-full bg-red-100 px-2 py-0.5 text-xs text-red-800">{format!("signature invalid: {v}")}</span> }.into_any(),

@@ -67,6 +67,7 @@ fn AuthCard(#[prop(into)] heading: String, children: Children) -> impl IntoView 
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    crate::components::ui::mark_hydrated();
     let query = use_query_map();
     let error = move || {
         let q = query.read();
@@ -124,6 +125,7 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
+    crate::components::ui::mark_hydrated();
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
     let error = move || query.read().get("error");

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use crate::api_workflows::outbox_emails;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{short_time, ErrorMessage, Loading};
+use crate::components::ui::{local_time, ErrorMessage, Loading};
 
 #[component]
 pub fn MailboxPage() -> impl IntoView {
@@ -31,7 +31,7 @@ pub fn MailboxPage() -> impl IntoView {
                                     <div class="flex flex-wrap items-center gap-3 text-sm">
                                         <span data-testid="email-subject" class="font-semibold">{m.subject.clone()}</span>
                                         <span class="text-slate-600">{format!("to {}", m.to.join(", "))}</span>
-                                        <span class="text-slate-500">{short_time(&m.created_at)}</span>
+                                        <span class="text-slate-500">{local_time(&m.created_at)}</span>
                                         <span class="rounded-full bg-slate-200 px-2 py-0.5 text-xs">{m.status.clone()}</span>
                                         {m.execution_id.clone().map(|id| view! {
                                             <A href=format!("/executions/{id}") attr:class="text-purple-800 hover:underline">"execution"</A>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::api::{list_notifications, MarkNotificationsRead};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{short_time, ErrorMessage, Loading};
+use crate::components::ui::{local_time, ErrorMessage, Loading};
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
@@ -37,7 +37,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                             <div>
                                                 <p class="font-medium">{n.title.clone()}</p>
                                                 <p class="text-sm text-slate-600">{n.body.clone()}</p>
-                                                <p class="mt-1 text-xs text-slate-500">{short_time(&n.created_at)}</p>
+                                                <p class="mt-1 text-xs text-slate-500">{local_time(&n.created_at)}</p>
                                             </div>
                                             <div class="flex gap-3 text-sm">
                                                 {n.link.clone().map(|l| view! { <a href=l class="text-purple-800 hover:underline">"Open"</a> })}

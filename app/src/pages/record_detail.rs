@@ -11,7 +11,7 @@ use super::records::record_href;
 use crate::api_records::record_detail;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{short_time, ErrorMessage, Loading, StatusBadge};
+use crate::components::ui::{local_time, ErrorMessage, Loading, StatusBadge};
 
 /// Fields shown in their own section (relations) or not at all.
 const HIDDEN: &[&str] = &["owner", "patient", "client", "appointment", "lines", "refills"];
@@ -83,7 +83,7 @@ fn Detail(record: Record, related: Vec<Record>, events: Vec<RecordEvent>) -> imp
             <h2 data-testid="record-title" class="text-xl font-semibold">{record.title()}</h2>
             <span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-600">{record.entity.label()}</span>
             {record.str("status").map(|s| view! { <StatusBadge status=s.to_string()/> })}
-            {record.deleted_at.clone().map(|d| view! { <span class="rounded-full bg-red-100 px-2 py-0.5 text-xs text-red-800">{format!("deleted {}", short_time(&d))}</span> })}
+            {record.deleted_at.clone().map(|d| view! { <span class="rounded-full bg-red-100 px-2 py-0.5 text-xs text-red-800">{format!("deleted {}", local_time(&d))}</span> })}
         </div>
         <div class="grid gap-6 lg:grid-cols-2">
             <section class="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="fields-h">
@@ -92,7 +92,7 @@ fn Detail(record: Record, related: Vec<Record>, events: Vec<RecordEvent>) -> imp
                     <dt class="text-slate-500">"Id"</dt><dd class="font-mono text-xs">{record.id.clone()}</dd>
                     {fields.into_iter().map(|(k, v)| view! { <dt class="text-slate-500">{label(&k)}</dt><dd>{show(&v)}</dd> }).collect_view()}
                     <dt class="text-slate-500">"Version"</dt><dd>{record.version}</dd>
-                    <dt class="text-slate-500">"Updated"</dt><dd>{short_time(&record.updated_at)}</dd>
+                    <dt class="text-slate-500">"Updated"</dt><dd>{local_time(&record.updated_at)}</dd>
                 </dl>
                 {(!lines.is_empty()).then(|| view! {
                     <table class="mt-4 w-full text-sm">
@@ -132,7 +132,7 @@ fn Detail(record: Record, related: Vec<Record>, events: Vec<RecordEvent>) -> imp
                                         <li class="flex flex-wrap gap-2">
                                             <span class="w-28 text-slate-500">{r.entity.label()}</span>
                                             <A href=href attr:class="text-purple-800 hover:underline">{title}</A>
-                                            {r.str("startsAt").map(|t| view! { <span class="text-slate-500">{short_time(t)}</span> })}
+                                            {r.str("startsAt").map(|t| view! { <span class="text-slate-500">{local_time(t)}</span> })}
                                             {r.str("status").map(|s| view! { <StatusBadge status=s.to_string()/> })}
                                         </li>
                                     }}).collect_view()}
@@ -150,7 +150,7 @@ fn Detail(record: Record, related: Vec<Record>, events: Vec<RecordEvent>) -> imp
                             <ul class="space-y-3 text-sm">
                                 {events.into_iter().map(|e| view! {
                                     <li data-testid="record-event">
-                                        <p><span class="font-mono">{e.event_type.clone()}</span>" "<span class="text-slate-500">{short_time(&e.created_at)}</span></p>
+                                        <p><span class="font-mono">{e.event_type.clone()}</span>" "<span class="text-slate-500">{local_time(&e.created_at)}</span></p>
                                         {(!e.cause.is_empty()).then(|| view! { <p class="text-xs text-slate-500">{format!("caused by workflow runs {}", e.cause.join(" → "))}</p> })}
                                         {if e.deliveries.is_empty() {
                                             view! { <p class="text-xs text-slate-500">"No webhook subscribed."</p> }.into_any()

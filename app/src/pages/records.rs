@@ -10,7 +10,7 @@ use wire::records::{format_minor, Entity, Record};
 use crate::api_records::list_records;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{short_time, ErrorMessage, Loading, StatusBadge};
+use crate::components::ui::{local_time, ErrorMessage, Loading, StatusBadge};
 
 /// Statuses a kind of record can be in, for the filter.
 fn statuses(e: Entity) -> &'static [&'static str] {
@@ -83,7 +83,7 @@ fn columns(e: Entity) -> Vec<(&'static str, Cell)> {
         Entity::Client => vec![("Email", t("email")), ("Phone", t("phone"))],
         Entity::Patient => vec![("Species", t("species")), ("Owner", |r| related_link(r, "owner"))],
         Entity::Appointment => vec![
-            ("Starts", |r| short_time(&text(r, "startsAt")).into_any()),
+            ("Starts", |r| local_time(&text(r, "startsAt")).into_any()),
             ("Patient", patient),
             ("Vet", t("vetName")),
             ("Status", status),

@@ -11,7 +11,7 @@ use crate::api::{
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{
-    confirm, confirm_webhook_delete, ms, percent, short_time, ErrorMessage, Loading, Pager, StatCard, StatusBadge,
+    confirm, confirm_webhook_delete, local_time, ms, percent, ErrorMessage, Loading, Pager, StatCard, StatusBadge,
 };
 use crate::pages::webhooks::{EventPicker, TestOutcome};
 use wire::webhooks::{DayStats, Delivery, Webhook};
@@ -220,7 +220,7 @@ fn Config(
                     }
                 }}
                 {w.previous_secret_expires_at.clone().map(|t| view! {
-                    <p class="mt-1 text-xs text-amber-700">{format!("The previous secret is still accepted until {}.", short_time(&t))}</p>
+                    <p class="mt-1 text-xs text-amber-700">{format!("The previous secret is still accepted until {}.", local_time(&t))}</p>
                 })}
                 <div class="mt-2 flex flex-wrap items-center gap-3 text-sm">
                     <label class="flex items-center gap-2">
@@ -396,8 +396,8 @@ fn DeliveryRow(d: Delivery, open: RwSignal<Option<String>>, retry: ServerAction<
             <td><StatusBadge status=d.status.clone()/></td>
             <td>{d.status_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</td>
             <td>{format!("{} of {}", d.attempt, d.max_attempts)}</td>
-            <td>{d.next_retry_at.as_deref().filter(|_| d.status == "pending").map(short_time).unwrap_or_else(|| "—".into())}</td>
-            <td>{short_time(&d.created_at)}</td>
+            <td>{d.next_retry_at.as_deref().filter(|_| d.status == "pending").map(local_time).unwrap_or_else(|| "—".into())}</td>
+            <td>{local_time(&d.created_at)}</td>
             <td class="space-x-2 whitespace-nowrap text-right">
                 <button type="button" class="text-purple-800 hover:underline" on:click=move |_| open.set(Some(id.clone()))>"Details"</button>
                 <button type="button" class="text-purple-800 hover:underline" on:click=move |_| { retry.dispatch(RetryDelivery { id: id2.clone() }); }>"Retry"</button>
@@ -435,7 +435,7 @@ fn DeliveryDrawer(id: String, open: RwSignal<Option<String>>, retry: ServerActio
                             {d.attempts.unwrap_or_default().into_iter().map(|a| view! {
                                 <li class="rounded border border-slate-200 p-3 text-xs" data-testid="attempt">
                                     <p class="font-medium">
-                                        {format!("#{} · {} · {} ms · {}", a.attempt, short_time(&a.started_at), a.duration_ms,
+                                        {format!("#{} · {} · {} ms · {}", a.attempt, local_time(&a.started_at), a.duration_ms,
                                             a.status_code.map(|c| format!("HTTP {c}")).unwrap_or_else(|| "no response".into()))}
                                     </p>
                                     {a.error_message.clone().map(|e| view! { <p class="mt-1 text-red-700">{format!("{}: {e}", a.error_class.clone().unwrap_or_default())}</p> })}

@@ -10,7 +10,7 @@ use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::live_strip::LiveStrip;
 use crate::components::ui::{
-    clean_error, confirm_webhook_delete, percent, short_time, ErrorMessage, Loading, Pager, StatusBadge,
+    clean_error, confirm_webhook_delete, local_time, percent, ErrorMessage, Loading, Pager, StatusBadge,
 };
 use wire::condition::{Condition, ConditionGroup, Logic, Operator};
 use wire::webhooks::{EventType, TestResult, WebhookInput, WebhookSummary};
@@ -144,7 +144,7 @@ fn Row(
             </td>
             <td class="px-4 py-3"><StatusBadge status=w.status.clone()/></td>
             <td class="px-4 py-3">{percent(row.stats.success_rate)}</td>
-            <td class="px-4 py-3 text-slate-600">{last.map(|t| short_time(&t)).unwrap_or_else(|| "never".into())}</td>
+            <td class="px-4 py-3 text-slate-600">{last.map(|t| local_time(&t)).unwrap_or_else(|| "never".into())}</td>
             <td class="px-4 py-3">
                 <label class="inline-flex cursor-pointer items-center gap-2">
                     <input

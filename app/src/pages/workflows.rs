@@ -14,7 +14,7 @@ use crate::api_workflows::{
 };
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
-use crate::components::ui::{clean_error, confirm, ErrorMessage, Loading};
+use crate::components::ui::{clean_error, confirm, local_minute, ErrorMessage, Loading};
 
 /// What the library's buttons dispatch; each refreshes the list when done.
 #[derive(Clone, Copy)]
@@ -141,11 +141,24 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
                     <h3 class="font-semibold"><A href=format!("/workflows/{}", id2.get_value()) attr:class="hover:underline">{title}</A></h3>
                     <p class="text-sm text-slate-600">{template.description.clone()}</p>
                     <p data-testid="trigger" class="mt-1 text-sm">{template.trigger_in_words()}</p>
+                    {match template.last_run.clone() {
+                        Some(r) => {
+                            let class = format!("rounded-full px-2 py-0.5 underline {}", crate::pages::executions::badge(&r.status));
+                            view! {
+                            <p data-testid="last-run" class="mt-1 text-xs">
+                                "Last run: "
+                                <A href=format!("/executions/{}", r.execution_id) attr:class=class>{r.status.clone()}</A>
+                                <span class="text-slate-500">{format!(" {}", local_minute(&r.started_at))}</span>
+                            </p>
+                        }.into_any()
+                        }
+                        None => view! { <p data-testid="last-run" class="mt-1 text-xs text-slate-500">"Never run"</p> }.into_any(),
+                    }}
                     {(!template.next_runs.is_empty()).then(|| view! {
-                        <p class="text-xs text-slate-500">{format!("Next: {}", template.next_runs.iter().take(3).map(|t| t.get(..16).unwrap_or(t).replace('T', " ")).collect::<Vec<_>>().join(", "))}" UTC"</p>
+                        <p class="text-xs text-slate-500">{format!("Next: {}", template.next_runs.iter().take(3).map(|t| local_minute(t)).collect::<Vec<_>>().join(", "))}</p>
                     })}
                 </div>
-                <div class="flex items-center gap-3 text-sm">
+                <div class="flex flex-wrap items-center gap-3 text-sm">
                     <span class="text-slate-500">{format!("{steps} {} · ran {} times · v{}", if steps == 1 { "action" } else { "actions" }, template.usage_count, template.version)}</span>
                     <span class=if active { "rounded-full bg-green-100 px-2 py-0.5 text-xs text-green-800" } else { "rounded-full bg-slate-200 px-2 py-0.5 text-xs text-slate-700" }>
                         {if active { "active" } else { "inactive" }}

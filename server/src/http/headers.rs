@@ -18,11 +18,22 @@ fn is_static_asset(path: &str) -> bool {
     path.starts_with("/pkg/") || matches!(path, "/favicon.ico" | "/favicon.svg")
 }
 
-pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
+pub async fn security_headers(mut req: Request<Body>, next: Next) -> Response {
     let cacheable = is_static_asset(req.uri().path());
+    let page_policy = app::PagePolicy::default();
+    req.extensions_mut().insert(page_policy.clone());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(NOTHING_RUNS));
+    // A page rendered for this request left its policy (with its nonce) here.
+    let from_page = page_policy.0.lock().ok().and_then(|mut p| p.take()).and_then(|p| HeaderValue::from_str(&p).ok());
+    match from_page {
+        Some(p) => {
+            h.insert(header::CONTENT_SECURITY_POLICY, p);
+        }
+        None => {
+            h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(NOTHING_RUNS));
+        }
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // The setup link carries a one-time token in its query: never send it on.

@@ -234,6 +234,28 @@ impl Db {
         }.await)?)
     }
 
+    /// The latest execution of each of these templates that ran: (template, execution, status, created_at).
+    pub async fn last_runs(&self, template_ids: &[String]) -> Result<Vec<(String, String, String, i64)>> {
+        if template_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (1..=template_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        // One index probe per template on (template_id, created_at).
+        let sql = format!(
+            "SELECT t.id, e.id, e.status, e.created_at FROM workflow_templates t
+             JOIN workflow_executions e ON e.id = (SELECT x.id FROM workflow_executions x WHERE x.template_id = t.id
+                ORDER BY x.created_at DESC, x.id DESC LIMIT 1)
+             WHERE t.id IN ({list})"
+        );
+        Ok(with_pool!(self, pool => {
+            let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
+            for id in template_ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await
+        })?)
+    }
+
     /// Active templates an event of `event_type` starts.
     pub async fn templates_for_event(&self, event_type: &str) -> Result<Vec<TemplateRow>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, TemplateRow>(&format!(
@@ -314,9 +336,11 @@ impl Db {
     }
 
     /// A template's executions created since `since`, per UTC day and status: (day number, status, count).
-    pub async fn execution_days(&self, template_id: &str, since: i64) -> Result<Vec<(i64, String, i64)>> {
+    /// Executions of a template started since `since`, counted by status per
+    /// quarter hour (`created_at / 900000`): fine enough for any zone's days.
+    pub async fn execution_quarters(&self, template_id: &str, since: i64) -> Result<Vec<(i64, String, i64)>> {
         Ok(with_pool!(self, pool => sqlx::query_as::<_, (i64, String, i64)>(
-            "SELECT created_at / 86400000, status, COUNT(*) FROM workflow_executions
+            "SELECT created_at / 900000, status, COUNT(*) FROM workflow_executions
              WHERE template_id = $1 AND created_at >= $2 GROUP BY 1, 2 ORDER BY 1")
             .bind(template_id).bind(since).fetch_all(pool).await)?)
     }

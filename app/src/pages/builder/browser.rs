@@ -1,30 +1,21 @@
-//! What the builder does with the browser itself: keyboard shortcuts for
-//! undo and redo, a warning before leaving with unsaved changes, and unsaved
-//! edits kept in local storage so a refresh, a closed tab or a crash loses
-//! nothing (they come back on the next visit, with a way to discard them).
+//! What the builder does around editing: keyboard shortcuts for undo and
+//! redo, a warning before leaving with unsaved changes, and unsaved edits
+//! kept on the server as a draft that is not live, so a refresh, a closed tab
+//! or a crash loses nothing (they come back on the next visit, in any
+//! browser, with a way to discard them).
 
 use leptos::prelude::*;
 
 use super::context::Builder;
 
 #[cfg(feature = "hydrate")]
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Kept {
-    version: i64,
-    draft: wire::builder::Draft,
-}
+use crate::api_builder::{discard_draft, keep_draft, load_draft};
 
+/// How long typing must pause before the draft is sent to the server.
 #[cfg(feature = "hydrate")]
-fn storage() -> Option<web_sys::Storage> {
-    window().local_storage().ok().flatten()
-}
+const KEEP_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Builder {
-    #[cfg(feature = "hydrate")]
-    fn storage_key(&self) -> String {
-        format!("purple-cross:workflow-draft:{}", self.kept_as().0)
-    }
-
     /// Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, inside inputs too:
     /// the builder's history covers typing, so the browser's own would fight it.
     pub fn listen_for_shortcuts(&self) {
@@ -59,49 +50,90 @@ impl Builder {
         on_cleanup(move || handle.remove());
     }
 
-    /// Brings back edits kept from an earlier visit (after hydration, so the
-    /// page first matches what the server drew), then keeps every new one.
-    pub fn keep_edits_in_the_browser(&self) {
+    /// Brings back edits kept on the server from an earlier visit (after
+    /// hydration, so the page first matches what the server drew; in any
+    /// browser the author signs in to), then keeps every new one there, a
+    /// moment after typing pauses. A kept draft is never live.
+    pub fn keep_edits_on_the_server(&self) {
         #[cfg(feature = "hydrate")]
         {
             let b = *self;
             Effect::new(move |_| {
-                let (_, version) = b.kept_as();
-                let kept = storage()
-                    .and_then(|s| s.get_item(&b.storage_key()).ok().flatten())
-                    .and_then(|text| serde_json::from_str::<Kept>(&text).ok());
-                if let Some(k) = kept.filter(|k| k.version == version && k.draft != b.draft.get_untracked()) {
-                    b.draft.set(k.draft);
-                    b.dirty.set(true);
-                    b.restored.set(true);
-                }
+                let (key, version) = b.kept_as();
+                leptos::task::spawn_local(async move {
+                    let Ok(Some(k)) = load_draft(key).await else { return };
+                    let Ok(draft) = serde_json::from_value::<wire::builder::Draft>(k.body) else { return };
+                    // The page may be gone by now (try_*), and edits made since
+                    // it opened win over older kept ones.
+                    let untouched = b.dirty.try_get_untracked() == Some(false);
+                    if k.base_version == version && untouched && b.draft.try_get_untracked().is_some_and(|d| d != draft)
+                    {
+                        b.draft.try_set(draft);
+                        b.dirty.try_set(true);
+                        b.restored.try_set(true);
+                        b.kept.try_set(Some(Ok(k.updated_at)));
+                    }
+                });
             });
+            let pending = StoredValue::new(None::<leptos::leptos_dom::helpers::TimeoutHandle>);
             Effect::new(move |_| {
                 let draft = b.draft.get();
                 if !b.dirty.get() {
                     return;
                 }
-                let kept = Kept { version: b.kept_as().1, draft };
-                if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&kept)) {
-                    let _ = s.set_item(&b.storage_key(), &text);
+                if let Some(h) = pending.get_value() {
+                    h.clear();
+                }
+                let send = move || {
+                    // Saved, discarded or left meanwhile: nothing is left to keep.
+                    if b.dirty.try_get_untracked() != Some(true) {
+                        return;
+                    }
+                    let Some((key, version)) = b.kept_as.try_get_value() else { return };
+                    let Ok(body) = serde_json::to_value(&draft) else { return };
+                    leptos::task::spawn_local(async move {
+                        let outcome = keep_draft(key, version, body).await;
+                        b.kept.try_set(Some(
+                            outcome
+                                .map(|k| k.updated_at)
+                                .map_err(|e| crate::components::ui::clean_error(&e.to_string())),
+                        ));
+                    });
+                };
+                pending.set_value(set_timeout_with_handle(send, KEEP_AFTER).ok());
+            });
+            on_cleanup(move || {
+                if let Some(Some(h)) = pending.try_get_value() {
+                    h.clear();
                 }
             });
         }
     }
 
+    /// After a save: the server dropped the kept draft; drop it again in
+    /// case a keep sent just before the save landed after it.
     pub fn forget_kept(&self) {
+        self.kept.set(None);
         #[cfg(feature = "hydrate")]
-        if let Some(s) = storage() {
-            let _ = s.remove_item(&self.storage_key());
+        {
+            let key = self.kept_as().0;
+            leptos::task::spawn_local(async move {
+                let _ = discard_draft(key).await;
+            });
         }
     }
 
     /// Drops the brought-back edits and shows the saved template again.
     pub fn discard_kept(&self) {
-        self.forget_kept();
         // Nothing is left unsaved to warn about.
         self.dirty.set(false);
         #[cfg(feature = "hydrate")]
-        let _ = window().location().reload();
+        {
+            let key = self.kept_as().0;
+            leptos::task::spawn_local(async move {
+                let _ = discard_draft(key).await;
+                let _ = window().location().reload();
+            });
+        }
     }
 }

@@ -1,6 +1,8 @@
-//! A condition's form: rows of field / operator / value joined by AND or OR,
-//! checked as you type with the same validation the server runs
-//! (`wire::condition`). Nested groups are kept, and edited in the JSON view.
+//! Condition rows: field / operator / value joined by AND or OR, checked as
+//! you type with the same validation the server runs (`wire::condition`).
+//! Used by a condition action (its `logic` and `conditions`) and by an event
+//! trigger (its optional `conditions` group on the event's data). Nested
+//! groups are kept, and edited in the JSON view.
 
 use leptos::prelude::*;
 use serde_json::{json, Value};
@@ -22,19 +24,86 @@ fn operator_words(o: Operator) -> &'static str {
     }
 }
 
+/// A condition action's rows: `logic` and `conditions` in its config.
 #[component]
 pub fn ConditionRows(id: String) -> impl IntoView {
     let b = use_builder();
     let idv = StoredValue::new(id.clone());
-    let rows = move || b.config(&idv.get_value(), "conditions").as_array().cloned().unwrap_or_default();
-    let count = Memo::new(move |_| rows().len());
-    let set_rows = move |list: Vec<Value>, field: Option<String>| {
+    let group = Signal::derive(move || {
+        let id = idv.get_value();
+        json!({"logic": b.config(&id, "logic"), "conditions": b.config(&id, "conditions")})
+    });
+    let set_group = Callback::new(move |(g, field): (Value, Option<String>)| {
         let id = idv.get_value();
         b.edit(field.as_deref(), |d| {
             if let Some(n) = wire::builder::tree::node_mut(&mut d.flow, &id) {
-                n.action.config["conditions"] = Value::Array(list);
+                for key in ["logic", "conditions"] {
+                    match g.get(key) {
+                        Some(v) if !v.is_null() => n.action.config[key] = v.clone(),
+                        _ => {
+                            if let Some(c) = n.action.config.as_object_mut() {
+                                c.remove(key);
+                            }
+                        }
+                    }
+                }
             }
         });
+    });
+    let fields = Signal::derive(move || b.variables_for(&idv.get_value()));
+    view! { <Rows scope=id lead="Go to Then when" group set_group fields/> }
+}
+
+/// An event trigger's optional conditions on the event's data: the
+/// workflow starts only for events that pass them.
+#[component]
+pub fn TriggerConditions() -> impl IntoView {
+    let b = use_builder();
+    let group =
+        Signal::derive(move || b.draft.with(|d| d.trigger_config.get("conditions").cloned().unwrap_or(Value::Null)));
+    let set_group = Callback::new(move |(g, field): (Value, Option<String>)| {
+        b.edit(field.as_deref(), |d| {
+            if !d.trigger_config.is_object() {
+                d.trigger_config = json!({});
+            }
+            let empty = g.get("conditions").and_then(Value::as_array).is_none_or(|l| l.is_empty());
+            if empty {
+                if let Some(c) = d.trigger_config.as_object_mut() {
+                    c.remove("conditions");
+                }
+            } else {
+                d.trigger_config["conditions"] = g;
+            }
+        });
+    });
+    // Trigger conditions read the event's data itself (`status`, not `trigger.status`).
+    let fields = Signal::derive(move || {
+        let event = b.draft.with(|d| d.trigger_config.get("event").and_then(Value::as_str).map(str::to_string));
+        b.catalog.with_value(|c| {
+            event
+                .and_then(|e| c.events.iter().find(|(n, _)| *n == e).map(|(_, x)| wire::builder::leaf_paths(x)))
+                .unwrap_or_default()
+        })
+    });
+    view! { <Rows scope="event-trigger".to_string() lead="Start only when" group set_group fields/> }
+}
+
+#[component]
+fn Rows(
+    /// Prefixes element ids and the field names of edits (an action's id).
+    scope: String,
+    lead: &'static str,
+    group: Signal<Value>,
+    set_group: Callback<(Value, Option<String>)>,
+    fields: Signal<Vec<String>>,
+) -> impl IntoView {
+    let b = use_builder();
+    let scopev = StoredValue::new(scope.clone());
+    let rows = move || group.with(|g| g.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default());
+    let logic = move || group.with(|g| g.get("logic").and_then(Value::as_str).unwrap_or("AND").to_string());
+    let count = Memo::new(move |_| rows().len());
+    let set_rows = move |list: Vec<Value>, field: Option<String>| {
+        set_group.run((json!({"logic": logic(), "conditions": list}), field));
     };
     let update_row = move |i: usize, key: &'static str, v: Value| {
         let mut list = rows();
@@ -45,31 +114,30 @@ pub fn ConditionRows(id: String) -> impl IntoView {
                 row.insert(key.into(), v);
             }
         }
-        set_rows(list, Some(format!("{}.conditions[{i}].{key}", idv.get_value())));
+        set_rows(list, Some(format!("{}.conditions[{i}].{key}", scopev.get_value())));
     };
     // The same check the server makes on save, run here on every edit.
     let problems = move || {
-        let group = json!({"logic": b.config(&idv.get_value(), "logic"), "conditions": rows()});
-        let group = if group["logic"].is_null() { json!({"conditions": group["conditions"]}) } else { group };
-        match serde_json::from_value::<ConditionGroup>(group) {
+        let g = json!({"logic": logic(), "conditions": rows()});
+        match serde_json::from_value::<ConditionGroup>(g) {
             Ok(g) => g.validate("").err().map(|e| e.to_string()),
             Err(e) => Some(e.to_string()),
         }
     };
-    let list_id = format!("{id}-fields");
+    let list_id = format!("{scope}-fields");
     view! {
-        <div class="text-sm">
+        <div class="text-sm" data-testid=format!("{scope}-conditions")>
             <div class="flex items-center gap-2">
-                <label for=format!("{id}-logic") class="text-xs font-medium text-slate-700">"Go to Then when"</label>
-                <select id=format!("{id}-logic") class="rounded-md border border-slate-300 px-2 py-1 text-sm"
-                    prop:value=move || b.config_str(&idv.get_value(), "logic")
-                    on:change=move |ev| b.set_config(&idv.get_value(), "logic", Value::String(event_target_value(&ev)))>
+                <label for=format!("{scope}-logic") class="text-xs font-medium text-slate-700">{lead}</label>
+                <select id=format!("{scope}-logic") class="rounded-md border border-slate-300 px-2 py-1 text-sm"
+                    prop:value=logic
+                    on:change=move |ev| set_group.run((json!({"logic": event_target_value(&ev), "conditions": rows()}), None))>
                     <option value="AND">"all of these hold"</option>
                     <option value="OR">"any of these holds"</option>
                 </select>
             </div>
             <datalist id=list_id.clone()>
-                {move || b.variables_for(&idv.get_value()).into_iter().map(|v| view! { <option value=v/> }).collect_view()}
+                {move || fields.get().into_iter().map(|v| view! { <option value=v/> }).collect_view()}
             </datalist>
             {move || (0..count.get()).map(|i| {
                 let row = move || rows().get(i).cloned().unwrap_or(Value::Null);

@@ -24,8 +24,10 @@ pub struct Builder {
     pub catalog: StoredValue<Catalog>,
     /// Kept edits from an earlier visit were brought back.
     pub restored: RwSignal<bool>,
-    /// Where the browser keeps unsaved edits (`new` or the template's id) and the version they start from.
-    kept_as: StoredValue<(String, i64)>,
+    /// How keeping the unsaved edits on the server went: Ok(when) or Err(why).
+    pub kept: RwSignal<Option<Result<String, String>>>,
+    /// Which template the unsaved edits are kept under (`new` or its id) and the version they start from.
+    pub(super) kept_as: StoredValue<(String, i64)>,
 }
 
 pub fn use_builder() -> Builder {
@@ -45,9 +47,10 @@ impl Builder {
             dragging: RwSignal::new(None),
             catalog: StoredValue::new(catalog),
             restored: RwSignal::new(false),
+            kept: RwSignal::new(None),
             kept_as: StoredValue::new(kept_as),
         };
-        b.keep_edits_in_the_browser();
+        b.keep_edits_on_the_server();
         b
     }
 

@@ -76,6 +76,13 @@ fn Editor(catalog: Catalog, template: Option<wire::workflows::WorkflowTemplate>)
         <div class="mb-4 flex flex-wrap items-center justify-between gap-3">
             <A href="/workflows" attr:class="text-sm text-purple-800 hover:underline">"← All workflows"</A>
             <div class="flex flex-wrap items-center gap-2 text-sm">
+                <span data-testid="draft-state" class="text-xs text-slate-500">
+                    {move || match b.kept.get() {
+                        Some(Ok(at)) if b.dirty.get() => format!("Draft kept {}", crate::components::ui::local_minute(&at)),
+                        Some(Err(e)) => format!("Draft not kept: {e}"),
+                        _ => String::new(),
+                    }}
+                </span>
                 <span data-testid="save-state" class="text-slate-600" aria-live="polite">
                     {move || match (save.pending().get(), b.dirty.get(), version.get()) {
                         (true, ..) => "Saving…".to_string(),

@@ -10,7 +10,7 @@ use wire::workflows::{DryRunStep, WorkflowTemplate};
 use super::context::use_builder;
 use crate::api_builder::{template_versions, DryRunDraft};
 use crate::api_records::list_records;
-use crate::components::ui::{clean_error, short_time, ErrorMessage};
+use crate::components::ui::{clean_error, local_time, ErrorMessage};
 
 const CATEGORIES: &[&str] = &["general", "patient_care", "appointments", "lab", "billing", "reminders", "operations"];
 
@@ -205,7 +205,7 @@ pub fn Versions(id: String, current: RwSignal<i64>) -> impl IntoView {
                                 view! {
                                     <li data-testid="version" class="flex flex-wrap items-center gap-2">
                                         <span class="font-medium">{format!("v{}", v.version)}</span>
-                                        <span class="text-xs text-slate-500">{short_time(&v.updated_at)}" UTC"</span>
+                                        <span class="text-xs text-slate-500">{local_time(&v.updated_at)}</span>
                                         <span class="text-xs text-slate-600">{format!("{} actions", v.actions.len())}</span>
                                         {live.then(|| view! { <span class="rounded-full bg-green-100 px-2 text-xs text-green-800">"live"</span> })}
                                         <button type="button" class="text-xs text-purple-800 hover:underline" on:click=move |_| comparing.set(Some(v1.clone()))>"Compare"</button>

@@ -97,8 +97,13 @@ pub fn TriggerPanel() -> impl IntoView {
                     })}
                 </Suspense>
             </Show>
+            <Show when=move || kind() == TriggerType::Event && !setting("event").is_empty()>
+                <div class="mt-3 border-t border-slate-100 pt-3">
+                    <p class="mb-1 text-xs text-slate-600">"Optional: start only for some of these events (the event's own fields, such as status)."</p>
+                    <super::conditions::TriggerConditions/>
+                </div>
+            </Show>
             {move || error("triggerConfig").or_else(|| error("triggerType")).map(|m| view! { <p role="alert" class="mt-2 text-sm text-red-700">{m}</p> })}
-            <p class="mt-2 text-xs text-slate-500">"Conditions on an event's data are edited in the JSON view for now."</p>
         </section>
     }
 }
