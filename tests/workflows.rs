@@ -215,6 +215,25 @@ async fn every_action_runs_and_a_condition_takes_each_branch(db: TestDb) {
     assert_eq!(status(&light, "fine").as_deref(), Some("completed"));
     assert!(matches!(status(&light, "recheck").as_deref(), None | Some("skipped")));
     assert_eq!(s.outbox(&admin(), 10).await.unwrap()[0].subject, "Bella is fine");
+
+    // The builder's variable picker offers later steps these outputs' fields
+    // (`wire::builder::output_fields`): every step that ran has each of them.
+    let parsed: Vec<wire::workflows::Action> = serde_json::from_value(actions.clone()).unwrap();
+    let flow = wire::builder::tree::from_actions(&parsed);
+    for e in [&heavy, &light] {
+        for step in e.steps.iter().filter(|st| st.status == "completed") {
+            let node = wire::builder::tree::walk(&flow).into_iter().find(|n| n.action.id == step.action_id).unwrap();
+            for field in wire::builder::output_fields(&node.action, &[]) {
+                assert!(
+                    step.output.get(&field).is_some(),
+                    "{}: {} output has {field}: {}",
+                    db.name,
+                    step.action_id,
+                    step.output
+                );
+            }
+        }
+    }
     h.shutdown().await;
 }
 

@@ -58,6 +58,13 @@ test("build the seed's Patient Follow-up by mouse, save it, run it on a demo pat
   await wait.locator("[data-handle]").dragTo(page.getByTestId("drop-zone").first());
   await expect.poll(() => cards(page).evaluateAll((els) => els.map((e) => e.getAttribute("data-type")))).toEqual(["wait", "send_email"]);
 
+  // Now that the wait comes first, the email is offered its output by field
+  // (not counted: it only looks).
+  const subjectPicker = email.getByRole("button", { name: "Insert a variable into Subject (replaces the template's)" });
+  await subjectPicker.click();
+  await expect(email.getByTestId("variable-picker").getByRole("option", { name: "steps['action-2'].waitedUntil", exact: true })).toBeAttached();
+  await subjectPicker.click();
+
   // The JSON view shows exactly the seed's actions.
   await c.click(page.getByRole("button", { name: "▸ JSON view" }));
   const json = JSON.parse(await page.getByLabel("The template as JSON").inputValue());

@@ -210,19 +210,47 @@ impl Services {
                 _ => {}
             }
         }
-        let rate = |ok: i64, bad: i64| (ok + bad > 0).then(|| (ok as f64 * 1000.0 / (ok + bad) as f64).round() / 10.0);
         for b in &mut by {
-            b.success_rate = rate(b.completed, b.failed);
+            b.success_rate = success_rate(b.completed, b.failed);
             if let Some(d) = durations.get_mut(&b.template_id) {
                 d.sort_unstable();
                 b.p50_duration_ms = percentile(d, 0.5);
                 b.p95_duration_ms = percentile(d, 0.95);
             }
         }
-        stats.success_rate = rate(stats.completed, stats.failed);
+        stats.success_rate = success_rate(stats.completed, stats.failed);
         stats.by_template = by;
         Ok(stats)
     }
+}
+
+impl Services {
+    /// One template's totals and percentiles, read for it alone (none when it never ran).
+    async fn template_stats(&self, id: &str, name: &str) -> Result<Option<TemplateStats>> {
+        let counts = self.db.execution_counts_of(id).await?;
+        if counts.is_empty() {
+            return Ok(None);
+        }
+        let of = |s: &str| counts.iter().filter(|(st, _)| st == s).map(|(_, n)| n).sum::<i64>();
+        let (completed, failed) = (of("completed"), of("failed"));
+        let mut durations = self.db.execution_durations_of(id, 5_000).await?;
+        durations.sort_unstable();
+        Ok(Some(TemplateStats {
+            template_id: Some(id.to_string()),
+            workflow_name: name.to_string(),
+            total: counts.iter().map(|(_, n)| n).sum(),
+            completed,
+            failed,
+            success_rate: success_rate(completed, failed),
+            p50_duration_ms: percentile(&durations, 0.5),
+            p95_duration_ms: percentile(&durations, 0.95),
+        }))
+    }
+}
+
+/// Of the runs that ended, the share that completed (one decimal), or none.
+fn success_rate(ok: i64, bad: i64) -> Option<f64> {
+    (ok + bad > 0).then(|| (ok as f64 * 1000.0 / (ok + bad) as f64).round() / 10.0)
 }
 
 fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
@@ -237,7 +265,7 @@ impl Services {
     /// A template's runs over the last `days` days (UTC), day by day, with its stats.
     pub async fn template_activity(&self, caller: &Principal, id: &str, days: i64) -> Result<TemplateActivity> {
         caller.require(Can::ReadWorkflows)?;
-        self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
+        let template = self.db.template(id).await?.ok_or(Error::NotFound("workflow template"))?;
         let days = days.clamp(1, 90);
         // Days are the practice's: a run at 23:30 UTC is tomorrow in Sydney.
         let tz = self.settings.timezone;
@@ -253,8 +281,6 @@ impl Services {
                 _ => slot.other += n,
             }
         }
-        let stats =
-            self.execution_stats(caller).await?.by_template.into_iter().find(|t| t.template_id.as_deref() == Some(id));
-        Ok(TemplateActivity { stats, days: out })
+        Ok(TemplateActivity { stats: self.template_stats(id, &template.name).await?, days: out })
     }
 }

@@ -335,7 +335,22 @@ impl Db {
             .fetch_all(pool).await)?)
     }
 
-    /// A template's executions created since `since`, per UTC day and status: (day number, status, count).
+    /// One template's executions by status.
+    pub async fn execution_counts_of(&self, template_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, i64)>(
+            "SELECT status, COUNT(*) FROM workflow_executions WHERE template_id = $1 GROUP BY status")
+            .bind(template_id).fetch_all(pool).await)?)
+    }
+
+    /// Durations (ms) of one template's most recent completed executions.
+    pub async fn execution_durations_of(&self, template_id: &str, limit: i64) -> Result<Vec<i64>> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT completed_at - started_at FROM workflow_executions
+             WHERE template_id = $1 AND completed_at IS NOT NULL AND status = 'completed'
+             ORDER BY completed_at DESC LIMIT $2")
+            .bind(template_id).bind(limit).fetch_all(pool).await)?)
+    }
+
     /// Executions of a template started since `since`, counted by status per
     /// quarter hour (`created_at / 900000`): fine enough for any zone's days.
     pub async fn execution_quarters(&self, template_id: &str, since: i64) -> Result<Vec<(i64, String, i64)>> {

@@ -113,21 +113,54 @@ pub fn leaf_paths(example: &Value) -> Vec<String> {
     out
 }
 
+/// The fields of an action's step output, as later steps read them
+/// (`steps.x.subject`): what the engine's actions put there. A record step's
+/// output is the record, so its entity's fields come too.
+pub fn output_fields(action: &crate::workflows::Action, entity_fields: &[(String, Vec<String>)]) -> Vec<String> {
+    let fixed: &[&str] = match action.action_type.as_str() {
+        "send_email" => &["emailId", "to", "subject", "status"],
+        "send_notification" => &["notificationId", "to"],
+        "condition" => &["result", "branch"],
+        "webhook" => &["status", "body", "durationMs"],
+        "wait" => &["waitedUntil"],
+        "parallel" => &["branches"],
+        "run_workflow" => &["executionId"],
+        "create_record" | "update_record" => &["id", "version", "createdAt", "updatedAt"],
+        _ => &[],
+    };
+    let mut out: Vec<String> = fixed.iter().map(|f| f.to_string()).collect();
+    if matches!(action.action_type.as_str(), "create_record" | "update_record") {
+        let entity = action.config.get("entity").and_then(Value::as_str).unwrap_or_default();
+        if let Some((_, fields)) = entity_fields.iter().find(|(e, _)| e == entity) {
+            out.extend(fields.iter().filter(|f| !out.contains(f)).cloned().collect::<Vec<_>>());
+        }
+    }
+    out
+}
+
 /// What the variable picker offers an action: the trigger's data (an event's
 /// example, or for manual starts the records known ids bring in), then the
-/// outputs of the actions before it, then the execution's own.
-pub fn variables(event_example: Option<&Value>, records: &[(String, Vec<String>)], before: &[String]) -> Vec<String> {
+/// outputs of the actions before it (each step, and each field of its
+/// output: `before` holds their ids and [`output_fields`]), then the
+/// execution's own.
+pub fn variables(
+    event_example: Option<&Value>,
+    records: &[(String, Vec<String>)],
+    before: &[(String, Vec<String>)],
+) -> Vec<String> {
     let mut out: Vec<String> = match event_example {
         Some(example) => leaf_paths(example),
         None => records.iter().flat_map(|(root, fields)| fields.iter().map(move |f| format!("{root}.{f}"))).collect(),
     };
-    out.extend(before.iter().map(|id| {
-        if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    for (id, fields) in before {
+        let step = if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             format!("steps.{id}")
         } else {
             format!("steps['{id}']")
-        }
-    }));
+        };
+        out.extend(fields.iter().map(|f| format!("{step}.{f}")));
+        out.push(step);
+    }
     out.extend(["execution.id".to_string(), "now".to_string()]);
     out.dedup();
     out

@@ -133,11 +133,33 @@ fn server_errors_find_their_card() {
 fn earlier_steps_are_offered_as_variables() {
     let flow = sample();
     assert_eq!(ids_before(&flow, "b2"), ["a", "c", "t1", "p", "b1"]);
-    let offered = variables(None, &[("patient".into(), vec!["name".into()])], &["action-1".into(), "x".into()]);
-    assert_eq!(offered, ["patient.name", "steps['action-1']", "steps.x", "execution.id", "now"]);
+    let before = [("action-1".to_string(), vec!["subject".to_string()]), ("x".to_string(), vec![])];
+    let offered = variables(None, &[("patient".into(), vec!["name".into()])], &before);
+    assert_eq!(
+        offered,
+        ["patient.name", "steps['action-1'].subject", "steps['action-1']", "steps.x", "execution.id", "now"]
+    );
     let from_event =
         variables(Some(&json!({"appointment": {"id": "a", "patient": {"owner": {"email": "e"}}}})), &[], &[]);
     assert!(from_event.contains(&"appointment.patient.owner.email".to_string()));
+}
+
+#[test]
+fn earlier_steps_offer_the_fields_of_their_output() {
+    let flow = sample();
+    let entities = [("appointment".to_string(), vec!["startsAt".to_string(), "id".to_string()])];
+    let before: Vec<(String, Vec<String>)> =
+        actions_before(&flow, "z").into_iter().map(|a| (a.id.clone(), output_fields(a, &entities))).collect();
+    assert_eq!(before[0], ("a".to_string(), vec!["waitedUntil".to_string()]));
+    assert_eq!(before[1].1, ["result", "branch"]);
+    let offered = variables(None, &[], &before);
+    assert!(offered.contains(&"steps.t1.notificationId".to_string()), "{offered:?}");
+    let create =
+        actions(json!([{"id": "r", "type": "create_record", "config": {"entity": "appointment", "fields": {}}}]));
+    assert_eq!(output_fields(&create[0], &entities), ["id", "version", "createdAt", "updatedAt", "startsAt"]);
+    // A field of an earlier step's output is known; one it does not have is not.
+    let offered = variables(None, &[], &[("send".to_string(), vec!["subject".to_string()])]);
+    assert!(unknown_variables("{{ steps.send.subject }}", &offered).is_empty());
 }
 
 #[test]

@@ -337,7 +337,12 @@ pub fn duplicate(flow: &mut Vec<Node>, id: &str) -> Option<String> {
 
 /// The ids of the actions drawn before `id` (whose outputs it may read).
 pub fn ids_before(flow: &[Node], id: &str) -> Vec<String> {
-    walk(flow).into_iter().map(|n| n.action.id.clone()).take_while(|i| i != id).collect()
+    actions_before(flow, id).into_iter().map(|a| a.id.clone()).collect()
+}
+
+/// The actions that come before `id` in the order the flow is read.
+pub fn actions_before<'a>(flow: &'a [Node], id: &str) -> Vec<&'a crate::workflows::Action> {
+    walk(flow).into_iter().map(|n| &n.action).take_while(|a| a.id != id).collect()
 }
 
 /// Each action's path in the API's terms: `actions[1]`, `actions[1].config.then[0]`.

@@ -204,14 +204,14 @@ impl Builder {
 
     /// The variables the picker offers an action.
     pub fn variables_for(&self, id: &str) -> Vec<String> {
-        let (trigger, event, before) = self.draft.with(|d| {
-            (
-                d.trigger_type,
-                d.trigger_config.get("event").and_then(Value::as_str).map(str::to_string),
-                tree::ids_before(&d.flow, id),
-            )
-        });
         self.catalog.with_value(|c| {
+            let (trigger, event, before) = self.draft.with(|d| {
+                let before: Vec<(String, Vec<String>)> = tree::actions_before(&d.flow, id)
+                    .into_iter()
+                    .map(|a| (a.id.clone(), wire::builder::output_fields(a, &c.entity_fields)))
+                    .collect();
+                (d.trigger_type, d.trigger_config.get("event").and_then(Value::as_str).map(str::to_string), before)
+            });
             let example = match trigger {
                 wire::workflows::TriggerType::Event => {
                     event.and_then(|e| c.events.iter().find(|(n, _)| *n == e).map(|(_, x)| x.clone()))
