@@ -92,7 +92,10 @@ test("build the seed's Patient Follow-up by mouse, save it, run it on a demo pat
   await page.getByLabel("Search").fill(name);
   const row = page.getByTestId("template-card").filter({ hasText: name });
   await row.getByRole("button", { name: "Run…" }).click();
+  await row.getByLabel("A client").selectOption(owner.id);
   await row.getByLabel("A patient").selectOption(pet.id);
+  await expect(row.getByLabel("Trigger data (JSON)")).toHaveValue(JSON.stringify({ clientId: owner.id, patientId: pet.id }));
+  await row.getByLabel("A client").selectOption("");
   await expect(row.getByLabel("Trigger data (JSON)")).toHaveValue(JSON.stringify({ patientId: pet.id }));
   await row.getByRole("button", { name: "Run now" }).click();
   await row.getByRole("link", { name: "watch the execution" }).click();

@@ -127,9 +127,11 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
     let title = template.name.clone();
     let ask_delete = move |_| {
         let id = id2.get_value();
+        // Read before waiting: a live update may redraw this card meanwhile.
+        let name = name.get_value();
         leptos::task::spawn_local(async move {
             let unfinished = template_unfinished(id.clone()).await.unwrap_or(0);
-            if confirm(&delete_question(&name.get_value(), unfinished)) {
+            if confirm(&delete_question(&name, unfinished)) {
                 actions.delete.dispatch(DeleteTemplate { id });
             }
         });
@@ -193,7 +195,11 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
                     ev.prevent_default();
                     run.dispatch(RunTemplate { id: id2.get_value(), trigger_data: data.get() });
                 }>
-                    <PatientPicker data/>
+                    <div class="flex flex-wrap gap-3">
+                        <RecordPicker entity="patient" label="A patient" key="patientId" data/>
+                        <RecordPicker entity="appointment" label="An appointment" key="appointmentId" data/>
+                        <RecordPicker entity="client" label="A client" key="clientId" data/>
+                    </div>
                     <label class="block text-sm font-medium" for=field_id.get_value()>"Trigger data (JSON)"</label>
                     <textarea id=field_id.get_value() rows="3"
                         class="w-full rounded-md border border-slate-300 px-3 py-1.5 font-mono text-sm"
@@ -218,24 +224,39 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
 }
 
 /// Fills the trigger data with a demo patient's id (and so their owner and records).
+/// Picks a demo record (a patient, an appointment or a client) for the run's
+/// trigger data: its id goes in under `key` (`patientId` …), beside what the
+/// data already holds, and brings the record and its relations in.
 #[component]
-fn PatientPicker(data: RwSignal<String>) -> impl IntoView {
-    let patients =
-        Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
+fn RecordPicker(entity: &'static str, label: &'static str, key: &'static str, data: RwSignal<String>) -> impl IntoView {
+    let records =
+        Resource::new(move || (), move |_| list_records(entity.into(), String::new(), String::new(), String::new()));
+    let choose = move |id: String| {
+        let mut v: serde_json::Value = serde_json::from_str(&data.get_untracked()).unwrap_or_default();
+        if !v.is_object() {
+            v = serde_json::json!({});
+        }
+        if id.is_empty() {
+            if let Some(o) = v.as_object_mut() {
+                o.remove(key);
+            }
+        } else {
+            v[key] = serde_json::Value::String(id);
+        }
+        data.set(v.to_string());
+    };
     view! {
-        <Suspense fallback=|| view! { <p class="text-xs text-slate-500">"Loading patients…"</p> }>
-            {move || patients.get().and_then(Result::ok).map(|list| view! {
+        <Suspense fallback=move || view! { <p class="text-xs text-slate-500">{format!("Loading {entity}s…")}</p> }>
+            {move || records.get().and_then(Result::ok).map(|list| view! {
                 <label class="block text-sm font-medium">
-                    "A patient"
-                    <select class="ml-2 rounded-md border border-slate-300 px-2 py-1 text-sm font-normal"
-                        on:change=move |ev| {
-                            let id = event_target_value(&ev);
-                            if !id.is_empty() {
-                                data.set(serde_json::json!({"patientId": id}).to_string());
-                            }
-                        }>
-                        <option value="">"Pick one, or type the data below…"</option>
-                        {list.data.into_iter().map(|p| view! { <option value=p.id.clone()>{p.title()}</option> }).collect_view()}
+                    {label}
+                    <select class="ml-2 max-w-full rounded-md border border-slate-300 px-2 py-1 text-sm font-normal"
+                        on:change=move |ev| choose(event_target_value(&ev))>
+                        <option value="">"None"</option>
+                        {list.data.into_iter().map(|r| {
+                            let when = r.str("startsAt").map(|t| format!(" · {}", local_minute(t))).unwrap_or_default();
+                            view! { <option value=r.id.clone()>{format!("{}{when}", r.title())}</option> }
+                        }).collect_view()}
                     </select>
                 </label>
             })}
