@@ -3,7 +3,7 @@
 //! and browser-rendered times then read the same ("2026-12-03 09:45 GMT")
 //! without shipping the tz database to WASM.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
+use chrono::{DateTime, Datelike, Timelike};
 use serde::{Deserialize, Serialize};
 
 /// One stretch of time with a single offset.
@@ -76,46 +76,6 @@ impl Zone {
         s.push_str(abbr);
         s
     }
-
-    /// The local date (`2026-12-03`) of an instant, for grouping by day.
-    pub fn local_date(&self, ms: i64) -> String {
-        let (offset, _) = self.at(ms);
-        DateTime::from_timestamp_millis(ms + i64::from(offset) * 1000)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_default()
-    }
-
-    /// A wall-clock time typed in the practice's zone (`2026-12-03T09:45`, as
-    /// a `datetime-local` input gives it) as an RFC 3339 UTC instant. In a
-    /// gap (clocks going forward) the earlier offset applies; in an overlap,
-    /// the first of the two instants.
-    pub fn local_to_utc(&self, local: &str) -> Option<String> {
-        let local = local.trim();
-        let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
-            .or_else(|_| NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S"))
-            .ok()?;
-        let wall = naive.and_utc().timestamp_millis();
-        // Try each offset the zone uses near this time; keep the earliest
-        // instant whose own offset agrees.
-        let guess = self.at(wall).0;
-        let mut candidates: Vec<i64> = [guess, self.at(wall - 86_400_000).0, self.at(wall + 86_400_000).0]
-            .iter()
-            .map(|o| wall - i64::from(*o) * 1000)
-            .filter(|ms| wall - i64::from(self.at(*ms).0) * 1000 == *ms)
-            .collect();
-        candidates.sort_unstable();
-        // In a gap no instant fits: the offset in force before the change applies.
-        let before = self.at(wall - i64::from(guess) * 1000).0;
-        let ms = candidates.first().copied().unwrap_or(wall - i64::from(before) * 1000);
-        DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-    }
-
-    /// An RFC 3339 instant as a `datetime-local` value in the practice's zone.
-    pub fn utc_to_local_input(&self, rfc3339: &str) -> Option<String> {
-        let ms = DateTime::parse_from_rfc3339(rfc3339.trim()).ok()?.timestamp_millis();
-        let (offset, _) = self.at(ms);
-        DateTime::from_timestamp_millis(ms + i64::from(offset) * 1000).map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
-    }
 }
 
 #[cfg(test)]
@@ -150,25 +110,5 @@ mod tests {
     #[test]
     fn before_the_window_uses_the_first_offset() {
         assert_eq!(london().format("2020-01-01T00:00:00Z", false), "2020-01-01 01:00 BST");
-    }
-
-    #[test]
-    fn typed_local_times_become_utc_across_changes() {
-        let z = london();
-        assert_eq!(z.local_to_utc("2026-07-01T13:00").as_deref(), Some("2026-07-01T12:00:00.000Z"));
-        assert_eq!(z.local_to_utc("2026-12-03T09:45").as_deref(), Some("2026-12-03T09:45:00.000Z"));
-        // 01:30 happens twice on 2026-10-25: the first (BST) is meant.
-        assert_eq!(z.local_to_utc("2026-10-25T01:30").as_deref(), Some("2026-10-25T00:30:00.000Z"));
-        // 01:30 does not happen on 2027-03-28; read with the offset before.
-        assert_eq!(z.local_to_utc("2027-03-28T01:30").as_deref(), Some("2027-03-28T01:30:00.000Z"));
-        assert_eq!(z.local_to_utc("yesterday"), None);
-        assert_eq!(z.utc_to_local_input("2026-07-01T12:00:00Z").as_deref(), Some("2026-07-01T13:00"));
-    }
-
-    #[test]
-    fn local_dates_follow_the_zone() {
-        let z = london();
-        let ms = DateTime::parse_from_rfc3339("2026-07-01T23:30:00Z").unwrap().timestamp_millis();
-        assert_eq!(z.local_date(ms), "2026-07-02");
     }
 }
