@@ -2,7 +2,8 @@ import { defineConfig } from "@playwright/test";
 import * as path from "node:path";
 
 // The suite runs against the release binary with a fresh SQLite database in
-// end2end/.tmp, started (and stopped) by Playwright itself.
+// end2end/.tmp, started (and stopped) by Playwright itself; the cross-instance
+// test also gets two instances on PostgreSQL and Redis (instances.sh).
 const port = Number(process.env.E2E_PORT ?? 3107);
 const root = path.resolve(__dirname, "..");
 const bin = path.join(root, "target/release/purple-cross");
@@ -43,17 +44,28 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command:
-      `rm -rf ${tmp} && mkdir -p ${tmp} && ` +
-      `env ${env} ${bin} users create --email ${ADMIN.email} --role admin --password '${ADMIN.password}' && ` +
-      `env ${env} ${bin} users create --email ${STAFF.email} --role staff --password '${STAFF.password}' && ` +
-      `env ${env} ${bin} keys create --name e2e --role admin | tail -n 1 > ${tmp}/api-key && ` +
-      `exec env ${env} PURPLE_CROSS_BIND=127.0.0.1:${port} ${bin} serve`,
-    url: `http://127.0.0.1:${port}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      command:
+        `rm -rf ${tmp} && mkdir -p ${tmp} && ` +
+        `env ${env} ${bin} users create --email ${ADMIN.email} --role admin --password '${ADMIN.password}' && ` +
+        `env ${env} ${bin} users create --email ${STAFF.email} --role staff --password '${STAFF.password}' && ` +
+        `env ${env} ${bin} keys create --name e2e --role admin | tail -n 1 > ${tmp}/api-key && ` +
+        `exec env ${env} PURPLE_CROSS_BIND=127.0.0.1:${port} ${bin} serve`,
+      url: `http://127.0.0.1:${port}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+    // Two more instances on PostgreSQL and Redis, for instances.spec.ts.
+    {
+      command: `bash ${path.join(__dirname, "instances.sh")} ${port + 1} ${port + 2}`,
+      url: `http://127.0.0.1:${port + 2}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

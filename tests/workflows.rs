@@ -392,6 +392,11 @@ async fn a_schedule_ticks_once_across_instances_and_once_after_downtime(db: Test
     assert!(eventually(Duration::from_secs(10), || async { schedule_executions().await == 1 }).await);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(schedule_executions().await, 1, "{}: one tick, one execution, with two instances", db.name);
+    let data: String = with_pool!(&s.db, pool => sqlx::query_scalar(
+        "SELECT trigger_data FROM workflow_executions WHERE trigger_type = 'schedule'").fetch_one(pool).await)
+    .unwrap();
+    let scheduled_at = serde_json::from_str::<serde_json::Value>(&data).unwrap()["scheduledAt"].clone();
+    assert_eq!(scheduled_at, domain::clock::rfc3339(T0 + 30 * 60_000), "a run names its tick, not when it was claimed");
 
     // Down for five hours: the five missed ticks run once, then the schedule goes on from now.
     a.shutdown().await;

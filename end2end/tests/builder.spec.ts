@@ -88,6 +88,14 @@ test("build the seed's Patient Follow-up by mouse, save it, run it on a demo pat
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByTestId("save-state")).toHaveText("Saved · version 2");
 
+  // The dry run shows the email as it would go out, its HTML in a sandboxed frame; nothing is sent.
+  await page.getByLabel("Trigger data (JSON)").fill(JSON.stringify({ patientId: pet.id }));
+  await page.getByRole("button", { name: "Dry run" }).click();
+  const dry = card(page, "send_email").getByTestId("dry-result");
+  await expect(dry).toContainText("To ada@example.com · How is Pickle doing?");
+  await expect(dry.getByTestId("dry-html")).toHaveAttribute("sandbox", "");
+  await expect(dry.getByTestId("dry-html")).toHaveAttribute("srcdoc", /^<p>Dear Ada,<\/p><p>Thank you for bringing <strong>Pickle<\/strong> in\./);
+
   await page.getByRole("link", { name: "← All workflows" }).click();
   await page.getByLabel("Search").fill(name);
   const row = page.getByTestId("template-card").filter({ hasText: name });

@@ -41,6 +41,26 @@ pub fn following(cron: &Cron, tz: chrono_tz::Tz, now: i64) -> Option<i64> {
     next_after(cron, tz, now)
 }
 
+/// The tick a claim at `now` serves: the latest one at or before `now` (after
+/// downtime, the latest of those missed), so a run says which tick it is for
+/// rather than when an instance got to it. `None` when there was none in 400 days.
+pub fn latest_at_or_before(cron: &Cron, tz: chrono_tz::Tz, now: i64) -> Option<i64> {
+    // Widening windows keep the walk short for any spacing of ticks: one a
+    // second is found in the first window, one a year in the last.
+    const WINDOWS_MS: [i64; 5] = [1_000, 60_000, 3_600_000, 86_400_000, 400 * 86_400_000];
+    for window in WINDOWS_MS {
+        let mut tick = next_after(cron, tz, now - window - 1)?;
+        if tick > now {
+            continue;
+        }
+        while let Some(next) = next_after(cron, tz, tick).filter(|n| *n <= now) {
+            tick = next;
+        }
+        return Some(tick);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +112,29 @@ mod tests {
         let down_until = utc("2026-01-01T10:17:00Z");
         // Due at 10:00, claimed at 10:17 after downtime: the next one is 10:20, not 10:05.
         assert_eq!(iso(following(&cron, chrono_tz::UTC, down_until).unwrap()), "2026-01-01T10:20:00.000Z");
+    }
+
+    #[test]
+    fn a_claim_serves_the_latest_tick_at_or_before_it() {
+        let every_five_seconds = parse("*/5 * * * * *").unwrap();
+        let at = |cron: &Cron, now: &str| latest_at_or_before(cron, chrono_tz::UTC, utc(now)).map(iso);
+        assert_eq!(at(&every_five_seconds, "2026-01-01T10:00:07.250Z").unwrap(), "2026-01-01T10:00:05.000Z");
+        assert_eq!(at(&every_five_seconds, "2026-01-01T10:00:05.000Z").unwrap(), "2026-01-01T10:00:05.000Z");
+        let daily = parse("0 8 * * *").unwrap();
+        assert_eq!(at(&daily, "2026-01-02T10:00:00Z").unwrap(), "2026-01-02T08:00:00.000Z");
+        assert_eq!(at(&daily, "2026-01-02T07:59:59Z").unwrap(), "2026-01-01T08:00:00.000Z");
+        // After three days down, the latest missed tick.
+        let hourly = parse("30 * * * *").unwrap();
+        assert_eq!(at(&hourly, "2026-01-04T12:10:00Z").unwrap(), "2026-01-04T11:30:00.000Z");
+        let yearly = parse("0 0 1 1 *").unwrap();
+        assert_eq!(at(&yearly, "2026-11-30T00:00:00Z").unwrap(), "2026-01-01T00:00:00.000Z");
+        // In London's spring gap the 01:30 tick runs at 01:00 UTC; that is the tick served.
+        let london: chrono_tz::Tz = "Europe/London".parse().unwrap();
+        let gap = parse("30 1 * * *").unwrap();
+        assert_eq!(
+            iso(latest_at_or_before(&gap, london, utc("2026-03-29T01:00:00.400Z")).unwrap()),
+            "2026-03-29T01:00:00.000Z"
+        );
     }
 
     #[test]

@@ -256,7 +256,8 @@ async fn tick(s: &Services, row: &Claimed) -> Result<()> {
         _ => !due::store::finish(&mut tx, &owner, &[&row.lease()]).await?.is_empty(),
     };
     if held && live {
-        let data = json!({"scheduledAt": crate::clock::rfc3339(now)});
+        let tick = cron.as_ref().and_then(|c| super::schedule::latest_at_or_before(c, tz, now)).unwrap_or(now);
+        let data = json!({"scheduledAt": crate::clock::rfc3339(tick)});
         start(&mut tx, Some(&t), &t.name, "schedule", &t.actions, &data, &[], now).await?;
     }
     tx.commit().await?;

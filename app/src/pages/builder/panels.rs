@@ -138,11 +138,17 @@ pub fn DryRunResult(step: DryRunStep) -> impl IntoView {
         ),
         _ => serde_json::to_string_pretty(d).unwrap_or_default(),
     };
+    let html = (step.action_type == "send_email").then(|| line("html")).flatten().filter(|h| h != "null");
     view! {
         <div data-testid="dry-result" class="mt-2 rounded-md border border-dashed border-slate-300 bg-slate-50 p-2 text-xs">
             <span class=format!("rounded-full px-2 py-0.5 font-medium {class}")>{words}</span>
             {step.error.clone().map(|e| view! { <p class="mt-1 text-red-700">{e}</p> })}
             <pre class="mt-1 max-h-40 overflow-auto whitespace-pre-wrap font-mono">{summary}</pre>
+            {html.map(|h| view! {
+                // The rendered HTML mail, looked at only: no scripts, forms or navigation.
+                <iframe data-testid="dry-html" title="The email's HTML" sandbox="" srcdoc=h
+                    class="mt-1 h-48 w-full rounded border border-slate-200 bg-white"></iframe>
+            })}
         </div>
     }
 }
