@@ -14,6 +14,9 @@ psql "$admin_url" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DA
 export DATABASE_URL=${admin_url%/*}/$db PURPLE_CROSS_DATA_DIR=$tmp LEPTOS_SITE_ROOT=$root/target/site
 export REDIS_URL=${PURPLE_CROSS_TEST_REDIS:-redis://127.0.0.1:6379}
 export PURPLE_CROSS_ALLOW_PRIVATE_TARGETS=127.0.0.0/8 PURPLE_CROSS_TIMEZONE=Europe/London
+# On PostgreSQL every instance is given the same master key.
+PURPLE_CROSS_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+export PURPLE_CROSS_MASTER_KEY
 "$bin" users create --email admin@example.com --role admin --password 'correct horse battery'
 "$bin" keys create --name e2e-instances --role admin | tail -n 1 > "$tmp/api-key"
 PURPLE_CROSS_BIND=127.0.0.1:$1 PURPLE_CROSS_ROLE=all "$bin" serve > "$tmp/a.log" 2>&1 &

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Schemathesis against the release binary's own OpenAPI document: generated
 # requests to every REST operation, checking that none gets a server error
-# and that status codes and content types match what the document says.
+# and that status codes and content types match what the document says; then
+# stateful sequences along the links it infers from the document (create, then
+# read, update, delete what was created), checking that what was created can
+# be read and what was deleted is gone.
 # SCHEMATHESIS_MAX_EXAMPLES (default 25) bounds the run; raise it by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +27,8 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && b
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --url "http://127.0.0.1:$port/api/v1" \
   -H "Authorization: Bearer $key" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --phases examples,fuzzing \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,use_after_free,ensure_resource_availability \
+  --phases examples,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
   --workers 2 \
   --seed 1 \

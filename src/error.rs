@@ -48,7 +48,22 @@ impl Error {
             Error::TooLarge(_) => 413,
             Error::TooManyRequests(_) => 429,
             Error::Database(sqlx::Error::RowNotFound) => 404,
+            e if e.is_unavailable() => 503,
             Error::Database(_) | Error::Migration(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// Whether the database could not be reached (down, restarting, every
+    /// connection busy past the pool's timeout): nothing was done, and the same
+    /// request may be sent again shortly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => true,
+            // PostgreSQL's "operator intervention" (57P01 shutting down, 57P03 starting up) and connection classes.
+            Error::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+            }
+            _ => false,
         }
     }
 
@@ -68,5 +83,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<Invalid> for Error {
     fn from(e: Invalid) -> Self {
         Error::Validation(e.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_and_other_failures_stay_500() {
+        assert_eq!(Error::Database(sqlx::Error::PoolTimedOut).status(), 503);
+        assert_eq!(Error::Database(sqlx::Error::PoolClosed).status(), 503);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(Error::Database(sqlx::Error::Io(refused)).status(), 503);
+        assert_eq!(Error::Database(sqlx::Error::Protocol("garbled".into())).status(), 500);
+        assert_eq!(Error::internal("bug").status(), 500);
+        assert_eq!(Error::Database(sqlx::Error::RowNotFound).status(), 404);
     }
 }

@@ -3,54 +3,23 @@
 //! receiver (at least once, same webhook-id on repeats) — on SQLite and PostgreSQL.
 //! And the same for a workflow waiting on its timer: it completes once.
 
-use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use domain::testing::{TempDir, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_purple-cross");
-const MASTER_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-
-type Seen = Arc<Mutex<HashMap<String, HashSet<String>>>>;
-
-async fn receiver() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    async fn hook(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> &'static str {
-        // Slow enough that many deliveries are in flight when the server dies.
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let event = v["data"]["n"].to_string();
-        let msg = headers["webhook-id"].to_str().unwrap().to_string();
-        seen.lock().unwrap().entry(event).or_default().insert(msg);
-        "ok"
-    }
-    let app = Router::new().route("/hook", post(hook)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), seen)
-}
+use support::{admin_key, receiver, BIN, MASTER_KEY};
 
 /// An admin API key made by the binary, and a free port with its base URL.
 fn admin_key_and_port(db: &TestDb, data: &TempDir, name: &str) -> (String, u16, String) {
-    let out = Command::new(BIN)
-        .args(["keys", "create", "--name", name, "--role", "admin"])
-        .env("DATABASE_URL", &db.url)
-        .env("PURPLE_CROSS_DATA_DIR", &data.0)
-        .env("PURPLE_CROSS_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    (key, port, format!("http://127.0.0.1:{port}"))
+    let port = support::port();
+    (admin_key(&db.url, data, name), port, format!("http://127.0.0.1:{port}"))
 }
 
 fn spawn_server(db_url: &str, data: &TempDir, port: u16) -> Child {
@@ -74,14 +43,7 @@ fn spawn_server_with(db_url: &str, data: &TempDir, port: u16, env: &[(&str, &str
 }
 
 async fn wait_ready(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server not ready");
+    support::ready(base, Duration::from_secs(30)).await
 }
 
 const EVENTS: usize = 150;
@@ -89,7 +51,8 @@ const EVENTS: usize = 150;
 async fn sigkill_with_deliveries_in_flight_loses_nothing(db: TestDb) {
     let data = TempDir::new("kill");
     let (key, port, base) = admin_key_and_port(&db, &data, "kill-test");
-    let (url, seen) = receiver().await;
+    // Slow enough that many deliveries are in flight when the server dies.
+    let (url, seen) = receiver(Duration::from_millis(40)).await;
 
     let mut server = spawn_server(&db.url, &data, port);
     wait_ready(&base).await;

@@ -53,10 +53,21 @@ async fn postgres_crashing_mid_run_loses_nothing_accepted() {
     assert!(at_crash < EVENTS, "the crash came too late to prove anything");
     pg.crash();
     let down = Instant::now();
-    // Longer than the pools' 10 s acquire timeout: some publishes fail and are sent again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let readiness = http.get(format!("{}/readyz", a.base)).timeout(Duration::from_secs(15)).send().await;
-    assert!(readiness.is_ok_and(|r| r.status() == 503), "not ready while its database is away");
+    // Longer than the pools' 10 s acquire timeout: the publish in flight fails and is sent again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (readiness, probe) = tokio::join!(
+        http.get(format!("{}/readyz", a.base)).timeout(Duration::from_secs(15)).send(),
+        http.post(format!("{}/api/v1/events", b.base))
+            .bearer_auth(&key)
+            .timeout(Duration::from_secs(15))
+            .json(&serde_json::json!({"type": "invoice.paid", "data": {"n": 999_999}}))
+            .send()
+    );
+    assert_eq!(readiness.unwrap().status(), 503, "not ready while its database is away");
+    let probe = probe.unwrap();
+    assert_eq!(probe.status(), 503, "a publish while the database is away is refused, to be sent again");
+    assert_eq!(probe.headers()["retry-after"], "1");
+    assert_eq!(probe.headers()["content-type"], "application/problem+json");
     tokio::time::sleep(Duration::from_secs(12).saturating_sub(down.elapsed())).await;
     pg.up();
     println!("PostgreSQL down {:?}, crashed with {at_crash} of {EVENTS} delivered", down.elapsed());

@@ -7,11 +7,18 @@ use minijinja::value::Value as JValue;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
+/// Instructions one render may run: an invoice email listing a few hundred
+/// lines uses a few thousand; 200,000 is about 10 ms of work.
+pub const TEMPLATE_FUEL: u64 = 200_000;
+
 /// The environment every template renders in: strict undefined, and the
 /// practice's filters (`date`, `money`, `pluralize`).
 pub fn environment(tz: chrono_tz::Tz) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // A render runs on a worker thread: a loop inside a loop must end in
+    // milliseconds, not hold the thread (and every step queued behind it).
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_filter("date", move |value: String, format: Option<String>| -> Result<String, minijinja::Error> {
         let format = format.unwrap_or_else(|| "%d %b %Y".to_string());
         let t = chrono::DateTime::parse_from_rfc3339(&value)
@@ -118,6 +125,9 @@ fn missing_part(vars: &Value, path: &str) -> Option<String> {
 }
 
 fn describe(e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!("the template does too much work (over {TEMPLATE_FUEL} steps): loop over less");
+    }
     let mut s = e.to_string();
     if let Some(detail) = e.detail() {
         if !s.contains(detail) {
@@ -135,6 +145,18 @@ mod tests {
 
     fn env() -> Environment<'static> {
         environment("Europe/London".parse().unwrap())
+    }
+
+    #[test]
+    fn a_runaway_loop_stops_with_a_message_and_ordinary_loops_run() {
+        let runaway = "{% for a in range(10000) %}{% for b in range(10000) %}x{% endfor %}{% endfor %}";
+        let started = std::time::Instant::now();
+        let e = render(&env(), runaway, &json!({})).unwrap_err();
+        assert!(e.contains("too much work"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "stopped early: {:?}", started.elapsed());
+        let lines: Vec<_> = (0..500).map(|i| json!({"name": format!("line {i}"), "amount": i})).collect();
+        let invoice = "{% for l in lines %}{{ loop.index }}. {{ l.name }}: {{ l.amount | money('GBP') }}\n{% endfor %}";
+        assert_eq!(render(&env(), invoice, &json!({"lines": lines})).unwrap().lines().count(), 500);
     }
 
     #[test]

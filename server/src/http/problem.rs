@@ -89,6 +89,12 @@ impl From<domain::Error> for Problem {
                 p.retry_after_seconds = Some(seconds);
                 p
             }
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                let mut p = Problem::new(status, "the database is unavailable; send the request again shortly");
+                p.retry_after_seconds = Some(1);
+                p
+            }
             e if status.is_server_error() => {
                 tracing::error!(error = %e, "request failed");
                 Problem::new(status, "internal error; the server log has details")

@@ -1,13 +1,14 @@
 //! Condition rows: field / operator / value joined by AND or OR, checked as
 //! you type with the same validation the server runs (`wire::condition`).
 //! Used by a condition action (its `logic` and `conditions`) and by an event
-//! trigger (its optional `conditions` group on the event's data). Nested
-//! groups are kept, and edited in the JSON view.
+//! trigger (its optional `conditions` group on the event's data). A row may
+//! be a group of its own (AND or OR inside an OR, say), edited the same way,
+//! as deep as the server allows (`wire::condition::MAX_DEPTH`).
 
 use leptos::prelude::*;
 use serde_json::{json, Value};
 use wire::builder::{typed_value, value_text};
-use wire::condition::{ConditionGroup, Operator};
+use wire::condition::{ConditionGroup, Operator, MAX_DEPTH};
 
 use super::context::use_builder;
 
@@ -51,7 +52,8 @@ pub fn ConditionRows(id: String) -> impl IntoView {
         });
     });
     let fields = Signal::derive(move || b.variables_for(&idv.get_value()));
-    view! { <Rows scope=id lead="Go to Then when" group set_group fields/> }
+    let path = id.clone();
+    view! { <Rows scope=id path number=String::new() depth=1 lead="Go to Then when".into() group set_group fields/> }
 }
 
 /// An event trigger's optional conditions on the event's data: the
@@ -85,19 +87,30 @@ pub fn TriggerConditions() -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-    view! { <Rows scope="event-trigger".to_string() lead="Start only when" group set_group fields/> }
+    view! {
+        <Rows scope="event-trigger".to_string() path="triggerConfig.conditions".to_string() number=String::new() depth=1
+            lead="Start only when".into() group set_group fields/>
+    }
 }
 
 #[component]
 fn Rows(
-    /// Prefixes element ids and the field names of edits (an action's id).
+    /// Prefixes element ids (an action's id; a nested group adds its row).
     scope: String,
-    lead: &'static str,
+    /// The group's place in the config, naming the field of each edit.
+    path: String,
+    /// The group's number in labels: "" at the top, "2." for row 2's group.
+    number: String,
+    depth: usize,
+    lead: String,
     group: Signal<Value>,
     set_group: Callback<(Value, Option<String>)>,
     fields: Signal<Vec<String>>,
-) -> impl IntoView {
+) -> AnyView {
+    // AnyView, not `impl IntoView`: a row that is a group renders Rows again.
     let b = use_builder();
+    let pathv = StoredValue::new(path);
+    let numberv = StoredValue::new(number);
     let scopev = StoredValue::new(scope.clone());
     let rows = move || group.with(|g| g.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default());
     let logic = move || group.with(|g| g.get("logic").and_then(Value::as_str).unwrap_or("AND").to_string());
@@ -114,10 +127,14 @@ fn Rows(
                 row.insert(key.into(), v);
             }
         }
-        set_rows(list, Some(format!("{}.conditions[{i}].{key}", scopev.get_value())));
+        set_rows(list, Some(format!("{}.conditions[{i}].{key}", pathv.get_value())));
     };
-    // The same check the server makes on save, run here on every edit.
+    // The same check the server makes on save, run here on every edit (at
+    // the top only: a nested group's problems are its parent's too).
     let problems = move || {
+        if depth > 1 {
+            return None;
+        }
         let g = json!({"logic": logic(), "conditions": rows()});
         match serde_json::from_value::<ConditionGroup>(g) {
             Ok(g) => g.validate("").err().map(|e| e.to_string()),
@@ -125,8 +142,11 @@ fn Rows(
         }
     };
     let list_id = format!("{scope}-fields");
+    let label = move |i: usize| format!("Condition {}{}", numberv.get_value(), i + 1);
+    let nested = depth > 1;
     view! {
-        <div class="text-sm" data-testid=format!("{scope}-conditions")>
+        <div class=if nested { "mt-1 rounded-md border-l-4 border-purple-200 bg-purple-50/40 py-1 pl-3 text-sm" } else { "text-sm" }
+            data-testid=format!("{scope}-conditions")>
             <div class="flex items-center gap-2">
                 <label for=format!("{scope}-logic") class="text-xs font-medium text-slate-700">{lead}</label>
                 <select id=format!("{scope}-logic") class="rounded-md border border-slate-300 px-2 py-1 text-sm"
@@ -141,19 +161,36 @@ fn Rows(
             </datalist>
             {move || (0..count.get()).map(|i| {
                 let row = move || rows().get(i).cloned().unwrap_or(Value::Null);
-                let is_group = row().get("conditions").is_some();
-                if is_group {
-                    return view! { <p class="mt-1 text-xs text-slate-600">"A nested group (edit it in the JSON view)."</p> }.into_any();
+                if row().get("conditions").is_some() {
+                    let inner = Signal::derive(move || row());
+                    let set_inner = Callback::new(move |(g, field): (Value, Option<String>)| {
+                        let mut list = rows();
+                        if let Some(slot) = list.get_mut(i) {
+                            *slot = g;
+                        }
+                        set_rows(list, field);
+                    });
+                    let number = format!("{}{}.", numberv.get_value(), i + 1);
+                    return view! {
+                        <div data-testid="condition-group">
+                            <Rows scope=format!("{}-{}", scopev.get_value(), i + 1) path=format!("{}.conditions[{i}]", pathv.get_value())
+                                number=number.clone() depth=depth + 1 lead=format!("Group {} holds when", number.trim_end_matches('.'))
+                                group=inner set_group=set_inner fields/>
+                            <button type="button" class="ml-3 text-xs text-red-700 hover:underline"
+                                aria-label=format!("Remove group {}", number.trim_end_matches('.'))
+                                on:click=move |_| { let mut l = rows(); l.remove(i); set_rows(l, None); }>"Remove group"</button>
+                        </div>
+                    }.into_any();
                 }
                 let op = move || row()["operator"].as_str().and_then(Operator::parse).unwrap_or(Operator::Equals);
                 view! {
                     <div class="mt-1 flex flex-wrap items-center gap-2" data-testid="condition-row">
-                        <input type="text" list=list_id.clone() placeholder="field, e.g. labTest.abnormal" aria-label=format!("Condition {} field", i + 1)
+                        <input type="text" list=list_id.clone() placeholder="field, e.g. labTest.abnormal" aria-label=format!("{} field", label(i))
                             class="w-56 rounded-md border border-slate-300 px-2 py-1 font-mono text-xs"
                             prop:value=move || row()["field"].as_str().unwrap_or_default().to_string()
                             on:input=move |ev| update_row(i, "field", Value::String(event_target_value(&ev)))
                             on:blur=move |_| b.settle()/>
-                        <select aria-label=format!("Condition {} operator", i + 1) class="rounded-md border border-slate-300 px-2 py-1 text-sm"
+                        <select aria-label=format!("{} operator", label(i)) class="rounded-md border border-slate-300 px-2 py-1 text-sm"
                             prop:value=move || op().as_str()
                             on:change=move |ev| {
                                 let o = Operator::parse(&event_target_value(&ev)).unwrap_or(Operator::Equals);
@@ -163,23 +200,38 @@ fn Rows(
                             {Operator::ALL.into_iter().map(|o| view! { <option value=o.as_str()>{operator_words(o)}</option> }).collect_view()}
                         </select>
                         <Show when=move || op().needs_value()>
-                            <input type="text" placeholder="value" aria-label=format!("Condition {} value", i + 1)
+                            <input type="text" placeholder="value" aria-label=format!("{} value", label(i))
                                 class="w-40 rounded-md border border-slate-300 px-2 py-1 text-sm"
                                 prop:value=move || value_text(row().get("value"))
                                 on:input=move |ev| update_row(i, "value", typed_value(&event_target_value(&ev)))
                                 on:blur=move |_| b.settle()/>
                         </Show>
-                        <button type="button" class="text-xs text-red-700 hover:underline" aria-label=format!("Remove condition {}", i + 1)
+                        <button type="button" class="text-xs text-red-700 hover:underline" aria-label=format!("Remove {}", label(i).to_lowercase())
                             on:click=move |_| { let mut l = rows(); l.remove(i); set_rows(l, None); }>"Remove"</button>
                     </div>
                 }.into_any()
             }).collect_view()}
-            <button type="button" class="mt-2 rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
-                on:click=move |_| { let mut l = rows(); l.push(json!({"field": "", "operator": "equals", "value": ""})); set_rows(l, None); }>
-                "Add condition"
-            </button>
-            <p class="mt-1 text-xs text-slate-500">"Values such as 5, true or null are read as themselves; anything else as text."</p>
+            <div class="mt-2 flex gap-2">
+                <button type="button" class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+                    on:click=move |_| { let mut l = rows(); l.push(json!({"field": "", "operator": "equals", "value": ""})); set_rows(l, None); }>
+                    "Add condition"
+                </button>
+                // A group inside this one, up to the depth the server accepts.
+                <Show when=move || depth < MAX_DEPTH>
+                    <button type="button" class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+                        on:click=move |_| {
+                            let mut l = rows();
+                            let other = if logic() == "AND" { "OR" } else { "AND" };
+                            l.push(json!({"logic": other, "conditions": [{"field": "", "operator": "equals", "value": ""}]}));
+                            set_rows(l, None);
+                        }>
+                        "Add group"
+                    </button>
+                </Show>
+            </div>
+            {(!nested).then(|| view! { <p class="mt-1 text-xs text-slate-500">"Values such as 5, true or null are read as themselves; anything else as text."</p> })}
             {move || problems().map(|p| view! { <p role="alert" data-testid="condition-problems" class="mt-1 text-xs text-red-700">{p}</p> })}
         </div>
     }
+    .into_any()
 }

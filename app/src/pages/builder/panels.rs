@@ -126,6 +126,12 @@ pub fn DryRunResult(step: DryRunStep) -> impl IntoView {
     let line = |k: &str| {
         d.get(k).map(|v| match v {
             Value::String(s) => s.clone(),
+            // Recipients are a list: "a@example.com, b@example.com".
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
             o => o.to_string(),
         })
     };
