@@ -3,7 +3,8 @@
 //! instance of an `api` + `worker` split are SIGKILLed mid-run; a cron
 //! schedule ticks over three instances while one is killed. Nothing accepted
 //! is lost, a repeat only ever carries the same `webhook-id`, no attempt
-//! number is used twice, and each tick runs once.
+//! number is used twice, and each tick runs once. `PURPLE_CROSS_SOAK=1` runs
+//! the long versions: 10,000 events, and a dozen kills under the schedule.
 
 mod support;
 
@@ -18,9 +19,17 @@ use support::{
 
 const READY: Duration = Duration::from_secs(60);
 
+fn events() -> usize {
+    if support::soak() {
+        10_000
+    } else {
+        600
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_crashing_mid_run_loses_nothing_accepted() {
-    const EVENTS: usize = 600;
+    let events = events();
     let pg = PrivatePostgres::start();
     let url = pg.url();
     let data = TempDir::new("pg-crash");
@@ -42,15 +51,15 @@ async fn postgres_crashing_mid_run_loses_nothing_accepted() {
         let (http, key) = (http.clone(), key.clone());
         tokio::spawn(async move {
             let mut retried = 0;
-            for n in 0..EVENTS {
+            for n in 0..events {
                 retried += publish_until_accepted(&http, &via, &key, n).await - 1;
             }
             retried
         })
     };
     let receivers = [seen];
-    let at_crash = wait_delivered(&receivers, EVENTS / 4, Duration::from_secs(60)).await;
-    assert!(at_crash < EVENTS, "the crash came too late to prove anything");
+    let at_crash = wait_delivered(&receivers, events / 4, Duration::from_secs(60)).await;
+    assert!(at_crash < events, "the crash came too late to prove anything");
     pg.crash();
     let down = Instant::now();
     // Longer than the pools' 10 s acquire timeout: the publish in flight fails and is sent again.
@@ -70,14 +79,14 @@ async fn postgres_crashing_mid_run_loses_nothing_accepted() {
     assert_eq!(probe.headers()["content-type"], "application/problem+json");
     tokio::time::sleep(Duration::from_secs(12).saturating_sub(down.elapsed())).await;
     pg.up();
-    println!("PostgreSQL down {:?}, crashed with {at_crash} of {EVENTS} delivered", down.elapsed());
+    println!("PostgreSQL down {:?}, crashed with {at_crash} of {events} delivered", down.elapsed());
     let retried = publisher.await.expect("every event was accepted in the end");
     println!("{retried} publishes were sent again with their idempotency key");
 
-    let delivered = wait_delivered(&receivers, EVENTS, Duration::from_secs(120)).await;
-    assert_eq!(delivered, EVENTS, "every accepted event was delivered");
-    assert_each_got_all_once(&receivers, EVENTS);
-    assert_clean_history(&url, EVENTS as i64).await;
+    let delivered = wait_delivered(&receivers, events, Duration::from_secs(300)).await;
+    assert_eq!(delivered, events, "every accepted event was delivered");
+    assert_each_got_all_once(&receivers, events);
+    assert_clean_history(&url, events as i64).await;
     for i in [&a, &b, &c] {
         ready(&i.base, Duration::from_secs(5)).await;
     }
@@ -86,7 +95,7 @@ async fn postgres_crashing_mid_run_loses_nothing_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_and_worker_split_loses_nothing_when_either_is_killed() {
-    const EVENTS: usize = 600;
+    let events = events();
     let db = TestDb::postgres().await;
     let data = TempDir::new("split");
     let key = admin_key(&db.url, &data, "split");
@@ -111,28 +120,29 @@ async fn an_api_and_worker_split_loses_nothing_when_either_is_killed() {
     };
 
     // The worker dies mid-run: the API instance goes on accepting, and nothing is sent until it is back.
-    publish(0..EVENTS / 2).await.unwrap();
-    let at_kill = wait_delivered(&receivers, EVENTS / 8, Duration::from_secs(60)).await;
+    let first = publish(0..events / 2);
+    let at_kill = wait_delivered(&receivers, events / 8, Duration::from_secs(60)).await;
     drop(worker);
-    assert!(at_kill < EVENTS / 2, "the worker's kill came too late to prove anything");
+    first.await.unwrap();
+    assert!(at_kill < events / 2, "the worker's kill came too late to prove anything");
     let accepted_meanwhile = Instant::now();
-    publish(EVENTS / 2..3 * EVENTS / 4).await.unwrap();
-    println!("{} events accepted in {:?} with no worker", EVENTS / 4, accepted_meanwhile.elapsed());
+    publish(events / 2..3 * events / 4).await.unwrap();
+    println!("{} events accepted in {:?} with no worker", events / 4, accepted_meanwhile.elapsed());
     let worker = Instance::spawn(&db.url, &data, worker_port, "worker", &redis);
     ready(&worker.base, READY).await;
 
     // The API instance dies mid-publish: the client sends the same keys again once it is back.
-    let rest = publish(3 * EVENTS / 4..EVENTS);
+    let rest = publish(3 * events / 4..events);
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(api);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let api = Instance::spawn(&db.url, &data, api_port, "api", &redis);
     rest.await.expect("every event was accepted in the end");
 
-    let delivered = wait_delivered(&receivers, EVENTS, Duration::from_secs(90)).await;
-    assert_eq!(delivered, EVENTS, "every accepted event was delivered (had {at_kill} when the worker died)");
-    assert_each_got_all_once(&receivers, EVENTS);
-    assert_clean_history(&db.url, EVENTS as i64).await;
+    let delivered = wait_delivered(&receivers, events, Duration::from_secs(300)).await;
+    assert_eq!(delivered, events, "every accepted event was delivered (had {at_kill} when the worker died)");
+    assert_each_got_all_once(&receivers, events);
+    assert_clean_history(&db.url, events as i64).await;
     drop((api, worker));
 }
 
@@ -165,7 +175,8 @@ async fn a_cron_tick_runs_once_over_three_instances_while_one_is_killed() {
 
     // Kill one instance at a time, each twice, bringing it back, while the ticks go on.
     let started = Instant::now();
-    for round in 0..4 {
+    let rounds = if support::soak() { 12 } else { 4 };
+    for round in 0..rounds {
         tokio::time::sleep(Duration::from_millis(3_700)).await;
         let i = round % 3;
         instances[i] = Instance::spawn(&db.url, &data, ports[i], "all", &redis); // drops (SIGKILLs) the old one
@@ -189,7 +200,7 @@ async fn a_cron_tick_runs_once_over_three_instances_while_one_is_killed() {
         *runs.entry(at).or_default() += 1;
     }
     let ticks: Vec<i64> = runs.keys().copied().collect();
-    println!("{} ticks in {ran_for:?} over three instances, four of them killed", ticks.len());
+    println!("{} ticks in {ran_for:?} over three instances, {rounds} kills", ticks.len());
     assert!(runs.values().all(|n| *n == 1), "each tick ran once: {runs:?}");
     assert!(ticks.windows(2).all(|w| w[1] - w[0] == EVERY_MS), "no tick was skipped: {ticks:?}");
     assert!(ticks.len() as u128 >= ran_for.as_millis() / EVERY_MS as u128 - 2, "ticks ran all along ({ticks:?})");

@@ -23,9 +23,10 @@ const READY: Duration = Duration::from_secs(30);
 /// The size with `PURPLE_CROSS_SOAK=1` (10,000 events to five
 /// endpoints); 1,200 to three in the test command.
 fn size() -> (usize, usize) {
-    match std::env::var("PURPLE_CROSS_SOAK") {
-        Ok(v) if v == "1" => (10_000, 5),
-        _ => (1_200, 3),
+    if support::soak() {
+        (10_000, 5)
+    } else {
+        (1_200, 3)
     }
 }
 

@@ -34,7 +34,15 @@ pub fn environment(tz: chrono_tz::Tz) -> Environment<'static> {
                     format!("{value:?} is not a date or time"),
                 )
             })?;
-        Ok(t.format(&format).to_string())
+        // Not `to_string()`: chrono's Display fails on a bad specifier ("%Q"), and to_string panics.
+        let mut out = String::new();
+        std::fmt::Write::write_fmt(&mut out, format_args!("{}", t.format(&format))).map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("{format:?} is not a date format (strftime, such as \"%d %b %Y\")"),
+            )
+        })?;
+        Ok(out)
     });
     env.add_filter("money", |minor: i64, currency: Option<String>| {
         wire::records::format_minor(minor, &currency.unwrap_or_default()).trim().to_string()
@@ -145,6 +153,17 @@ mod tests {
 
     fn env() -> Environment<'static> {
         environment("Europe/London".parse().unwrap())
+    }
+
+    #[test]
+    fn a_bad_date_format_is_an_error_not_a_panic() {
+        // Found by `scripts/fuzz.sh` (target `template`): chrono's Display fails, to_string panicked.
+        let vars = json!({"at": "2026-12-03T09:30:00Z"});
+        for bad in ["%(inite", "%Q", "%"] {
+            let e = render(&env(), &format!("{{{{ at | date({bad:?}) }}}}"), &vars).unwrap_err();
+            assert!(e.contains("is not a date format"), "{bad}: {e}");
+        }
+        assert_eq!(render(&env(), "{{ at | date('%H:%M %Z') }}", &vars).unwrap(), "09:30 GMT");
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub fn port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Whether to run the long versions (`PURPLE_CROSS_SOAK=1`): the issue's
+/// sizes instead of the test command's short ones.
+pub fn soak() -> bool {
+    std::env::var("PURPLE_CROSS_SOAK").is_ok_and(|v| v == "1")
+}
+
 pub fn shared_redis() -> String {
     std::env::var("PURPLE_CROSS_TEST_REDIS").unwrap_or("redis://127.0.0.1:6379".into())
 }
