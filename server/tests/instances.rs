@@ -145,31 +145,33 @@ async fn redis_lost_and_back_empty_loses_nothing_and_wake_ups_recover() {
     };
     let before = isolated(0).await;
 
-    // Redis dies mid-stream and comes back empty.
-    for n in 100..200 {
+    // Redis dies mid-stream and comes back empty (bursts of 3,000 with PURPLE_CROSS_SOAK=1).
+    let burst = if support::soak() { 3_000 } else { 100 };
+    for n in 100..100 + burst {
         publish(&http, &api.base, &key, n).await;
     }
     drop(redis);
-    for n in 200..300 {
+    for n in 100 + burst..100 + 2 * burst {
         publish(&http, &api.base, &key, n).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let redis = PrivateRedis::start(redis_port).await;
-    for n in 300..400 {
+    for n in 100 + 2 * burst..100 + 3 * burst {
         publish(&http, &api.base, &key, n).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.lock().unwrap().len() < 305 && Instant::now() < deadline {
+    let want = 5 + 3 * burst;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen.lock().unwrap().len() < want && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     {
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 305, "every event arrived, Redis or not");
+        assert_eq!(seen.len(), want, "every event arrived, Redis or not");
         assert!(seen.values().all(|ids| ids.len() == 1), "repeats carry the same webhook-id");
     }
     // Both instances reconnect (fred retries with backoff) and wake-ups work again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = isolated(1000).await;
+    let after = isolated(100 + 3 * burst as u64 + 1000).await;
     println!("median isolated delivery: {before:?} before the Redis loss, {after:?} after");
     assert!(before < Duration::from_millis(250), "wake-ups through Redis at the start ({before:?})");
     assert!(after < Duration::from_millis(250), "wake-ups through Redis again after it came back ({after:?})");

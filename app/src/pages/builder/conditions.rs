@@ -162,7 +162,7 @@ fn Rows(
             {move || (0..count.get()).map(|i| {
                 let row = move || rows().get(i).cloned().unwrap_or(Value::Null);
                 if row().get("conditions").is_some() {
-                    let inner = Signal::derive(move || row());
+                    let inner = Signal::derive(row);
                     let set_inner = Callback::new(move |(g, field): (Value, Option<String>)| {
                         let mut list = rows();
                         if let Some(slot) = list.get_mut(i) {
