@@ -21,15 +21,11 @@ pub fn parse(expr: &str) -> Result<Cron, String> {
     // A field that matches nothing ("L" as the minute) sends croner on the same
     // long search: each time field must match at least one value.
     let p = &cron.pattern;
-    let matches = |f: &dyn Fn(u32) -> Result<bool, croner::errors::CronError>,
-                   values: std::ops::RangeInclusive<u32>| {
-        values.into_iter().any(|v| f(v).unwrap_or(false))
-    };
-    if !(matches(&|v| p.second_match(v), 0..=59)
-        && matches(&|v| p.minute_match(v), 0..=59)
-        && matches(&|v| p.hour_match(v), 0..=23)
-        && matches(&|v| p.month_match(v), 1..=12))
-    {
+    let matches_one = (0..=59).any(|v| p.second_match(v).unwrap_or(false))
+        && (0..=59).any(|v| p.minute_match(v).unwrap_or(false))
+        && (0..=23).any(|v| p.hour_match(v).unwrap_or(false))
+        && (1..=12).any(|v| p.month_match(v).unwrap_or(false));
+    if !matches_one {
         return Err("never runs: one of its fields matches no value".into());
     }
     // No year field: a schedule that matches once matches every few years, so
