@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 stylance app
-cargo leptos build --release --split --precompress
+cargo leptos build --release --precompress

@@ -41,7 +41,7 @@ step "Rust tests (SQLite and PostgreSQL)"
 cargo test -p purple-cross-wire -p purple-cross-domain -p server
 
 step "release build (server + WASM)"
-cargo leptos build --release --split --precompress
+cargo leptos build --release --precompress
 
 step "Playwright (Chromium)"
 cd end2end

@@ -7,14 +7,14 @@ pub mod api;
 pub mod api_builder;
 pub mod api_records;
 pub mod api_workflows;
+pub mod codec;
 pub mod components;
 pub mod pages;
-pub mod routes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, Lazy, SsrMode};
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -88,21 +88,21 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=pages::login::SetupPage ssr=SsrMode::Async/>
-                <Route path=path!("/") view={Lazy::<routes::Dashboard>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/webhooks") view={Lazy::<routes::Webhooks>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/webhooks/:id") view={Lazy::<routes::WebhookDetail>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/workflows") view={Lazy::<routes::Workflows>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/workflows/new") view={Lazy::<routes::Builder>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/workflows/:id") view={Lazy::<routes::Builder>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/executions") view={Lazy::<routes::Executions>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/executions/:id") view={Lazy::<routes::ExecutionDetail>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/mailbox") view={Lazy::<routes::Mailbox>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/email-templates") view={Lazy::<routes::EmailTemplates>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/records") view={Lazy::<routes::Records>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/records/:entity/:id") view={Lazy::<routes::RecordDetail>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/inspector") view={Lazy::<routes::Inspector>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/notifications") view={Lazy::<routes::Notifications>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/settings") view={Lazy::<routes::Settings>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
+                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                <Route path=path!("/webhooks/:id") view=pages::webhook_detail::WebhookDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows") view=pages::workflows::WorkflowsPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows/new") view=pages::builder::BuilderPage ssr=SsrMode::Async/>
+                <Route path=path!("/workflows/:id") view=pages::builder::BuilderPage ssr=SsrMode::Async/>
+                <Route path=path!("/executions") view=pages::executions::ExecutionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/executions/:id") view=pages::executions::ExecutionDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/mailbox") view=pages::mailbox::MailboxPage ssr=SsrMode::Async/>
+                <Route path=path!("/email-templates") view=pages::email_templates::EmailTemplatesPage ssr=SsrMode::Async/>
+                <Route path=path!("/records") view=pages::records::RecordsPage ssr=SsrMode::Async/>
+                <Route path=path!("/records/:entity/:id") view=pages::record_detail::RecordDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/inspector") view=pages::inspector::InspectorPage ssr=SsrMode::Async/>
+                <Route path=path!("/notifications") view=pages::notifications::NotificationsPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

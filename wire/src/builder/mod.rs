@@ -219,6 +219,9 @@ pub struct Catalog {
     pub records: Vec<(String, Vec<String>)>,
     /// Each record entity's fields, for create and update forms.
     pub entity_fields: Vec<(String, Vec<String>)>,
+    /// The "start from a template" gallery: slug and template input. Sent by
+    /// the server so that the browser's WASM does not carry the library.
+    pub starters: Vec<(String, Value)>,
 }
 
 /// The record variables known ids bring in, from the entities' JSON Schemas:

@@ -264,18 +264,17 @@ pub fn Versions(id: String, current: RwSignal<i64>) -> impl IntoView {
 #[component]
 pub fn Gallery() -> impl IntoView {
     let b = use_builder();
-    let starters = wire::builder::starters::all();
+    let starters = b.catalog.with_value(|c| c.starters.clone());
     view! {
         <section class="rounded-lg border border-purple-200 bg-purple-50 p-4" aria-labelledby="gallery-heading">
             <h2 id="gallery-heading" class="text-sm font-semibold uppercase tracking-wide text-purple-900">"Start from a template"</h2>
             <ul class="mt-2 grid gap-2 md:grid-cols-3">
-                {starters.into_iter().map(|s| {
-                    let name = s.template["name"].as_str().unwrap_or_default().to_string();
-                    let description = s.template["description"].as_str().unwrap_or_default().to_string();
-                    let template = s.template.clone();
+                {starters.into_iter().map(|(slug, template)| {
+                    let name = template["name"].as_str().unwrap_or_default().to_string();
+                    let description = template["description"].as_str().unwrap_or_default().to_string();
                     view! {
                         <li>
-                            <button type="button" data-testid="starter" data-starter=s.slug
+                            <button type="button" data-testid="starter" data-starter=slug
                                 class="h-full w-full rounded-md border border-purple-200 bg-white p-2 text-left hover:border-purple-500"
                                 on:click=move |_| {
                                     if let Ok(d) = Draft::from_json(template.clone()) { b.edit(None, |draft| *draft = d); }
