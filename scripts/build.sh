@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 stylance app
 cargo leptos build --release --precompress
+bash scripts/regzip.sh

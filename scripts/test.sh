@@ -42,6 +42,7 @@ cargo test -p purple-cross-wire -p purple-cross-domain -p server
 
 step "release build (server + WASM)"
 cargo leptos build --release --precompress
+bash scripts/regzip.sh
 
 step "Playwright (Chromium)"
 cd end2end
