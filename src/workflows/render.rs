@@ -169,10 +169,10 @@ mod tests {
     #[test]
     fn a_runaway_loop_stops_with_a_message_and_ordinary_loops_run() {
         let runaway = "{% for a in range(10000) %}{% for b in range(10000) %}x{% endfor %}{% endfor %}";
-        let started = std::time::Instant::now();
+        // Unfuelled, this would write 100,000,000 bytes and return them: the
+        // error itself shows that the fuel stopped it, with no clock involved.
         let e = render(&env(), runaway, &json!({})).unwrap_err();
         assert!(e.contains("too much work"), "{e}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "stopped early: {:?}", started.elapsed());
         let lines: Vec<_> = (0..500).map(|i| json!({"name": format!("line {i}"), "amount": i})).collect();
         let invoice = "{% for l in lines %}{{ loop.index }}. {{ l.name }}: {{ l.amount | money('GBP') }}\n{% endfor %}";
         assert_eq!(render(&env(), invoice, &json!({"lines": lines})).unwrap().lines().count(), 500);
