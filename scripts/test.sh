@@ -39,6 +39,7 @@ cargo clippy -p frontend -p app -p purple-cross-wire --features app/hydrate --ta
 
 step "Rust tests (SQLite and PostgreSQL)"
 cargo test -p purple-cross-wire -p purple-cross-domain -p server
+cargo test -p app --features ssr --lib
 
 step "release build (server + WASM)"
 cargo leptos build --release --precompress
