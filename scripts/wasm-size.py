@@ -8,7 +8,7 @@ import sys
 
 pkg = sys.argv[1] if len(sys.argv) > 1 else "target/site/pkg"
 names = ["purple-cross.wasm", "purple-cross.js"]
-kb = lambda b: f"{b / 1024:9.0f}"
+kb = lambda b: f"{b / 1000:9.0f}"
 print(f"{'file':22} {'raw KB':>9} {'gzip KB':>9} {'br KB':>9}")
 totals = [0, 0, 0]
 for name in names:
