@@ -42,8 +42,7 @@ cargo test -p purple-cross-wire -p purple-cross-domain -p server
 cargo test -p app --features ssr --lib
 
 step "release build (server + WASM)"
-cargo leptos build --release --precompress
-bash scripts/regzip.sh
+bash scripts/build.sh
 
 step "Playwright (Chromium)"
 cd end2end

@@ -41,7 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Where a page leaves its Content-Security-Policy for the server's security
 /// headers middleware, which put this slot in the request's extensions: the
 /// page's nonce reaches the header even on a response whose Leptos response
-/// options were not applied (seen now and then with lazy routes).
+/// options were not applied (seen now and then with the lazy routes this app
+/// had until 2026-12-03; kept, as nothing guarantees it cannot recur).
 #[cfg(feature = "ssr")]
 #[derive(Clone, Default)]
 pub struct PagePolicy(pub std::sync::Arc<std::sync::Mutex<Option<String>>>);
