@@ -11,7 +11,8 @@
 //! `BENCH_HISTORY` (deliveries prefilled, default 1000000; 0 skips),
 //! `BENCH_QUEUE` (due rows of the queue row, default 100000; 0 skips),
 //! `BENCH_ONLY=one,fanout,rate,history,queue,records` (which scenarios; all by default).
-//! CPU per event is this process's: the service and the load generator.
+//! CPU per event is the service's: this process's CPU less that of the fixed-rate
+//! publishers, which run on a runtime (thread `bench-load`) of their own.
 //! The load generator and the server run in this process, the receiver in a
 //! child process (so the RSS printed is the service's); all share the
 //! machine's cores over loopback.
@@ -267,9 +268,22 @@ struct Row {
     delivered: f64,
     p50: f64,
     p99: f64,
-    cpu_ms_per_event: Option<f64>,
+    cpu_ms_per_event: Option<Cpu>,
     rss_idle: f64,
     rss_peak: f64,
+}
+
+/// CPU per event at a fixed rate: the service's, and the part of it spent on
+/// sqlx's SQLite connection threads (each statement is a hand-off to one).
+#[derive(Clone, Copy)]
+struct Cpu {
+    service_ms: f64,
+    sqlite_threads_ms: f64,
+}
+
+fn cpu_cell(c: Option<Cpu>) -> String {
+    c.map(|c| format!("{:.2} ms (SQLite threads {:.2})", c.service_ms, c.sqlite_threads_ms))
+        .unwrap_or_else(|| "—".into())
 }
 
 enum Load {
@@ -293,12 +307,47 @@ fn cpu_ms() -> f64 {
     ticks * 1000.0 / 100.0
 }
 
+/// The name of the fixed-rate publishers' threads.
+const LOAD_THREAD: &str = "bench-load";
+/// sqlx names each SQLite connection's thread `sqlx-sqlite-worker-N`.
+const SQLITE_THREAD: &str = "sqlx-sqlite";
+
+/// The fixed-rate publishers' runtime (one thread), apart from the service's.
+fn load_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(LOAD_THREAD)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// CPU time (user + system, ms) of this process's threads whose name starts with `prefix`.
+fn threads_cpu_ms(prefix: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    let mut ticks = 0.0;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        ticks += f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    }
+    ticks * 1000.0 / 100.0
+}
+
 async fn measure(
     rx: &Receiver,
     server: &Arc<Server>,
     endpoints: usize,
     load: Load,
-) -> (f64, f64, f64, f64, Option<f64>, f64) {
+) -> (f64, f64, f64, f64, Option<Cpu>, f64) {
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
     // Warm up connections and caches.
     rx.reset().await;
@@ -310,28 +359,39 @@ async fn measure(
     PEAK_RSS_KB.store(0, Ordering::Relaxed);
     let idle_rss = rss_mb();
     let cpu_before = cpu_ms();
+    let load_cpu_before = threads_cpu_ms(LOAD_THREAD);
+    let sqlite_cpu_before = threads_cpu_ms(SQLITE_THREAD);
     let began = Instant::now();
     let (events, ingest, per_event_cpu) = match load {
         Load::FlatOut(events) => (events, flat_out(server, &http, events, clients()).await, false),
         Load::Rate(per_sec, secs) => {
-            let total = (per_sec * secs) as usize;
-            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
-            let mut tasks = Vec::with_capacity(total);
-            for _ in 0..total {
-                ticker.tick().await;
-                let (s, http) = (server.clone(), http.clone());
-                tasks.push(tokio::spawn(async move { publish(&s, &http).await }));
-            }
-            for t in tasks {
-                t.await.unwrap();
-            }
-            (total, began.elapsed(), true)
+            // The publishers run on a runtime of their own, so their CPU can be told apart from the service's.
+            let server = server.clone();
+            let publishing = load_runtime().spawn(async move {
+                let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
+                let total = (per_sec * secs) as usize;
+                let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
+                let mut tasks = Vec::with_capacity(total);
+                for _ in 0..total {
+                    ticker.tick().await;
+                    let (s, http) = (server.clone(), http.clone());
+                    tasks.push(tokio::spawn(async move { publish(&s, &http).await }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                total
+            });
+            (publishing.await.unwrap(), began.elapsed(), true)
         }
     };
     let expected = (events * endpoints) as u64;
     wait_count(rx, expected, Duration::from_secs(180)).await;
     let total = began.elapsed();
-    let cpu = (cpu_ms() - cpu_before) / events as f64;
+    let cpu = Cpu {
+        service_ms: (cpu_ms() - cpu_before - (threads_cpu_ms(LOAD_THREAD) - load_cpu_before)) / events as f64,
+        sqlite_threads_ms: (threads_cpu_ms(SQLITE_THREAD) - sqlite_cpu_before) / events as f64,
+    };
     let delivered = rx.count().await;
     assert_eq!(delivered, expected, "every delivery arrived");
     let mut lat = rx.latencies().await;
@@ -369,7 +429,7 @@ fn print_row(r: &Row) {
         100.0 * r.delivered / r.ceiling,
         r.p50,
         r.p99,
-        r.cpu_ms_per_event.map(|c| format!("{c:.2} ms")).unwrap_or_else(|| "   —   ".into()),
+        cpu_cell(r.cpu_ms_per_event),
         r.rss_idle,
         r.rss_peak,
     );
@@ -651,7 +711,7 @@ fn main() {
                 100.0 * r.delivered / r.ceiling,
                 r.p50,
                 r.p99,
-                r.cpu_ms_per_event.map(|c| format!("{c:.2} ms")).unwrap_or_else(|| "—".into()),
+                cpu_cell(r.cpu_ms_per_event),
                 r.rss_peak
             );
         }
