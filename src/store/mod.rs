@@ -125,6 +125,9 @@ impl Db {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                // An embedded connection cannot drop like a socket, so the ping sqlx
+                // sends on every acquire (a round trip to the connection's thread) buys nothing.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
