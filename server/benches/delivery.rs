@@ -298,7 +298,11 @@ fn clients() -> usize {
 
 /// CPU time this process has used (user + system), in ms.
 fn cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_ms(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// User + system CPU time (ms) in a `/proc/.../stat` line.
+fn stat_cpu_ms(stat: &str) -> f64 {
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -328,18 +332,12 @@ fn load_runtime() -> &'static tokio::runtime::Runtime {
 /// CPU time (user + system, ms) of this process's threads whose name starts with `prefix`.
 fn threads_cpu_ms(prefix: &str) -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
-    let mut ticks = 0.0;
-    for task in tasks.flatten() {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
-        }
-        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        ticks += f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    }
-    ticks * 1000.0 / 100.0
+    tasks
+        .flatten()
+        .map(|task| std::fs::read_to_string(task.path().join("stat")).unwrap_or_default())
+        .filter(|stat| stat.split_once('(').is_some_and(|(_, name)| name.starts_with(prefix)))
+        .map(|stat| stat_cpu_ms(&stat))
+        .sum()
 }
 
 async fn measure(
@@ -368,6 +366,7 @@ async fn measure(
             // The publishers run on a runtime of their own, so their CPU can be told apart from the service's.
             let server = server.clone();
             let publishing = load_runtime().spawn(async move {
+                // A client of its own: the warm-up's connections are driven by tasks on the service's runtime.
                 let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
                 let total = (per_sec * secs) as usize;
                 let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
