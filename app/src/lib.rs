@@ -9,11 +9,12 @@ pub mod api_records;
 pub mod api_workflows;
 pub mod codec;
 pub mod components;
+pub mod fetched;
 pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{FlatRoutes, Route, Router};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
@@ -86,7 +87,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|t: String| if t.is_empty() { "Purple Cross Automations".to_string() } else { format!("{t} · Purple Cross Automations") }/>
         <Router>
-            <Routes fallback=pages::not_found::NotFound>
+            <FlatRoutes fallback=pages::not_found::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=pages::login::SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
@@ -104,7 +105,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/inspector") view=pages::inspector::InspectorPage ssr=SsrMode::Async/>
                 <Route path=path!("/notifications") view=pages::notifications::NotificationsPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
-            </Routes>
+            </FlatRoutes>
         </Router>
     }
 }

@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use crate::api::{live_stats, whoami};
 use crate::components::live::use_live;
 use crate::components::ui::error_fallback;
+use crate::fetched::{fetched, fetched_once};
 
 stylance::import_crate_style!(style, "src/components/layout.module.css");
 
@@ -26,9 +27,9 @@ const NAV: &[(&str, &str)] = &[
 #[component]
 pub fn Shell(#[prop(into)] title: String, children: Children) -> impl IntoView {
     crate::components::ui::mark_hydrated();
-    let me = OnceResource::new(whoami());
+    let me = fetched_once(whoami);
     let live = use_live();
-    let numbers = Resource::new(move || live.get(), |_| live_stats());
+    let numbers = fetched(move || live.get(), |_| live_stats());
     let (menu_open, set_menu_open) = signal(false);
     let nav_class = move || {
         if menu_open.get() {

@@ -5,11 +5,12 @@ use leptos::prelude::*;
 use crate::api::live_stats;
 use crate::components::live::use_live;
 use crate::components::ui::percent;
+use crate::fetched::fetched;
 
 #[component]
 pub fn LiveStrip() -> impl IntoView {
     let live = use_live();
-    let numbers = Resource::new(move || live.get(), |_| live_stats());
+    let numbers = fetched(move || live.get(), |_| live_stats());
     let cell = |label: &'static str, testid: &'static str, value: Signal<String>| {
         view! {
             <div class="rounded-lg border border-slate-200 bg-white px-4 py-3">

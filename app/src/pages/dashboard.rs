@@ -12,13 +12,14 @@ use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::live_strip::LiveStrip;
 use crate::components::ui::{local_time, ms, percent, ErrorMessage, Loading, StatCard, StatusBadge};
+use crate::fetched::fetched;
 use crate::pages::webhook_detail::DayChart;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let live = use_live();
-    let totals = Resource::new(move || live.get(), |_| analytics(14));
-    let unhealthy = Resource::new(move || live.get(), |_| unhealthy_webhooks());
+    let totals = fetched(move || live.get(), |_| analytics(14));
+    let unhealthy = fetched(move || live.get(), |_| unhealthy_webhooks());
     view! {
         <Shell title="Dashboard">
             <LiveStrip/>
@@ -77,7 +78,7 @@ pub fn DashboardPage() -> impl IntoView {
 #[component]
 fn RecentExecutions() -> impl IntoView {
     let live = use_live();
-    let recent = Resource::new(
+    let recent = fetched(
         move || live.get(),
         |_| workflow_executions(String::new(), String::new(), String::new(), String::new()),
     );
@@ -113,7 +114,7 @@ fn RecentExecutions() -> impl IntoView {
 #[component]
 fn FailingWorkflows() -> impl IntoView {
     let live = use_live();
-    let stats = Resource::new(move || live.get(), |_| execution_stats());
+    let stats = fetched(move || live.get(), |_| execution_stats());
     view! {
         <div class="rounded-lg border border-slate-200 bg-white p-5">
             <h2 class="text-lg font-semibold">"Workflows with failed runs"</h2>

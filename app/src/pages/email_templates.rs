@@ -10,12 +10,13 @@ use crate::api_records::list_records;
 use crate::api_workflows::{email_template_list, DeleteEmailTemplate, PreviewEmailTemplate, SaveEmailTemplate};
 use crate::components::layout::Shell;
 use crate::components::ui::{clean_error, confirm, ErrorMessage, Loading};
+use crate::fetched::fetched;
 
 #[component]
 pub fn EmailTemplatesPage() -> impl IntoView {
     let save = ServerAction::<SaveEmailTemplate>::new();
     let remove = ServerAction::<DeleteEmailTemplate>::new();
-    let list = Resource::new(move || (save.version().get(), remove.version().get()), |_| email_template_list());
+    let list = fetched(move || (save.version().get(), remove.version().get()), |_| email_template_list());
     let selected = RwSignal::new(None::<EmailTemplate>);
     let new_name = RwSignal::new(String::new());
     view! {
@@ -87,8 +88,7 @@ fn Editor(
     let subject = RwSignal::new(template.subject.clone());
     let text = RwSignal::new(template.text.clone());
     let html = RwSignal::new(template.html.clone().unwrap_or_default());
-    let patients =
-        Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
+    let patients = fetched(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
     let patient = RwSignal::new(String::new());
     let preview = ServerAction::<PreviewEmailTemplate>::new();
     let run_preview = move || {

@@ -14,6 +14,7 @@ use crate::api_workflows::{
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{clean_error, confirm, local_minute, local_time, ErrorMessage, Loading};
+use crate::fetched::fetched;
 
 const STATUSES: &[&str] = &["pending", "running", "waiting", "completed", "failed", "cancelled"];
 
@@ -44,13 +45,13 @@ pub fn ExecutionsPage() -> impl IntoView {
     let since = RwSignal::new(String::new());
     let cursors = RwSignal::new(vec![String::new()]);
     let live = use_live();
-    let list = Resource::new(
+    let list = fetched(
         move || {
             (status.get(), template.get(), since.get(), cursors.get().last().cloned().unwrap_or_default(), live.get())
         },
         |(status, template, since, cursor, _)| workflow_executions(status, template, since, cursor),
     );
-    let templates = Resource::new(|| (), |_| workflow_templates(String::new()));
+    let templates = fetched(|| (), |_| workflow_templates(String::new()));
     view! {
         <Shell title="Executions">
             <div class="mb-4 flex flex-wrap items-end gap-4">
@@ -129,7 +130,7 @@ pub fn ExecutionDetailPage() -> impl IntoView {
     let live = use_live();
     let cancel = ServerAction::<CancelWorkflowExecution>::new();
     let retry = ServerAction::<RetryWorkflowExecution>::new();
-    let detail = Resource::new(
+    let detail = fetched(
         move || (id(), live.get(), cancel.version().get(), retry.version().get()),
         |(id, _, _, _)| execution_detail(id),
     );

@@ -9,12 +9,13 @@ use crate::api_records::{inspector_bins, inspector_requests};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{local_time, ErrorMessage, Loading};
+use crate::fetched::fetched;
 
 #[component]
 pub fn InspectorPage() -> impl IntoView {
     let query = use_query_map();
     let live = use_live();
-    let bins = Resource::new(move || live.get(), |_| inspector_bins());
+    let bins = fetched(move || live.get(), |_| inspector_bins());
     let chosen = move || query.read().get("bin");
     view! {
         <Shell title="Request inspector">
@@ -55,7 +56,7 @@ pub fn InspectorPage() -> impl IntoView {
 fn Requests(bin: String) -> impl IntoView {
     let live = use_live();
     let bin_for = bin.clone();
-    let reqs = Resource::new(move || (bin_for.clone(), live.get()), |(b, _)| inspector_requests(b));
+    let reqs = fetched(move || (bin_for.clone(), live.get()), |(b, _)| inspector_requests(b));
     view! {
         <Transition fallback=Loading>
             {move || reqs.get().map(|r| match r {

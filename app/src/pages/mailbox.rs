@@ -8,11 +8,12 @@ use crate::api_workflows::outbox_emails;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{local_time, ErrorMessage, Loading};
+use crate::fetched::fetched;
 
 #[component]
 pub fn MailboxPage() -> impl IntoView {
     let live = use_live();
-    let mail = Resource::new(move || live.get(), |_| outbox_emails());
+    let mail = fetched(move || live.get(), |_| outbox_emails());
     view! {
         <Shell title="Mailbox">
             <p class="mb-4 max-w-3xl text-sm text-slate-600">

@@ -6,12 +6,13 @@ use crate::api::{list_notifications, MarkNotificationsRead};
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{local_time, ErrorMessage, Loading};
+use crate::fetched::fetched;
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     let live = use_live();
     let mark = ServerAction::<MarkNotificationsRead>::new();
-    let list = Resource::new(move || (live.get(), mark.version().get()), |_| list_notifications());
+    let list = fetched(move || (live.get(), mark.version().get()), |_| list_notifications());
     view! {
         <Shell title="Notifications">
             <div class="mb-4 flex justify-end">

@@ -12,6 +12,7 @@ use crate::api_records::record_detail;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{local_time, ErrorMessage, Loading, StatusBadge};
+use crate::fetched::fetched;
 
 /// Fields shown in their own section (relations) or not at all.
 const HIDDEN: &[&str] = &["owner", "patient", "client", "appointment", "lines", "refills"];
@@ -47,7 +48,7 @@ pub fn RecordDetailPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || (params.read().get("entity").unwrap_or_default(), params.read().get("id").unwrap_or_default());
     let live = use_live();
-    let detail = Resource::new(move || (key(), live.get()), |((e, id), _)| record_detail(e, id));
+    let detail = fetched(move || (key(), live.get()), |((e, id), _)| record_detail(e, id));
     view! {
         <Shell title="Record">
             <p class="mb-4 text-sm"><A href=move || format!("/records?entity={}", key().0) attr:class="text-purple-800 hover:underline">"← All records"</A></p>

@@ -11,6 +11,7 @@ use crate::api_records::list_records;
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{local_time, ErrorMessage, Loading, StatusBadge};
+use crate::fetched::fetched;
 
 /// Statuses a kind of record can be in, for the filter.
 fn statuses(e: Entity) -> &'static [&'static str] {
@@ -118,7 +119,7 @@ pub fn RecordsPage() -> impl IntoView {
         cursors.set(vec![String::new()]);
     });
     let live = use_live();
-    let list = Resource::new(
+    let list = fetched(
         move || {
             (entity.get(), search.get(), status.get(), cursors.get().last().cloned().unwrap_or_default(), live.get())
         },

@@ -5,10 +5,11 @@ use leptos::prelude::*;
 use crate::api::{whoami, CreateApiKey, RevokeApiKey};
 use crate::components::layout::Shell;
 use crate::components::ui::{ErrorMessage, Loading};
+use crate::fetched::{fetched, fetched_once};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let me = OnceResource::new(whoami());
+    let me = fetched_once(whoami);
     view! {
         <Shell title="Settings">
             <Suspense fallback=Loading>
@@ -36,7 +37,7 @@ pub fn SettingsPage() -> impl IntoView {
 fn ApiKeys() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| crate::api::list_api_keys());
+    let keys = fetched(move || (create.version().get(), revoke.version().get()), |_| crate::api::list_api_keys());
 
     view! {
         <section class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white p-6">

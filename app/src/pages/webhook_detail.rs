@@ -13,6 +13,7 @@ use crate::components::live::use_live;
 use crate::components::ui::{
     confirm, confirm_webhook_delete, local_time, ms, percent, ErrorMessage, Loading, Pager, StatCard, StatusBadge,
 };
+use crate::fetched::fetched;
 use crate::pages::webhooks::{EventPicker, TestOutcome};
 use wire::webhooks::{DayStats, Delivery, Webhook};
 
@@ -39,12 +40,12 @@ pub fn WebhookDetailPage() -> impl IntoView {
             reload.update(|r| *r += 1);
         }
     });
-    let webhook = Resource::new(
+    let webhook = fetched(
         move || (id.get(), reload.get(), toggle.version().get(), regenerate.version().get()),
         |(id, ..)| get_webhook(id),
     );
-    let stats = Resource::new(move || (id.get(), live.get()), |(id, _)| webhook_stats(id));
-    let series = Resource::new(move || (id.get(), live.get()), |(id, _)| webhook_series(id, 14));
+    let stats = fetched(move || (id.get(), live.get()), |(id, _)| webhook_stats(id));
+    let series = fetched(move || (id.get(), live.get()), |(id, _)| webhook_series(id, 14));
 
     view! {
         <Shell title="Webhook">
@@ -335,7 +336,7 @@ fn Deliveries(webhook_id: Signal<String>, live: Signal<u64>) -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let open = RwSignal::new(query.read_untracked().get("delivery"));
     let retry = ServerAction::<RetryDelivery>::new();
-    let list = Resource::new(
+    let list = fetched(
         move || (webhook_id.get(), page.get(), status.get(), event.get(), live.get(), retry.version().get()),
         |(id, page, status, event, ..)| list_deliveries(id, page, status, event),
     );
@@ -410,8 +411,7 @@ fn DeliveryRow(d: Delivery, open: RwSignal<Option<String>>, retry: ServerAction<
 fn DeliveryDrawer(id: String, open: RwSignal<Option<String>>, retry: ServerAction<RetryDelivery>) -> impl IntoView {
     let live = use_live();
     let id_for_fetch = id.clone();
-    let detail =
-        Resource::new(move || (live.get(), retry.version().get()), move |_| get_delivery(id_for_fetch.clone()));
+    let detail = fetched(move || (live.get(), retry.version().get()), move |_| get_delivery(id_for_fetch.clone()));
     view! {
         <div class="fixed inset-0 z-40 bg-black/30" on:click=move |_| open.set(None)></div>
         <aside role="dialog" aria-modal="true" aria-label="Delivery details"

@@ -12,6 +12,7 @@ use crate::components::live_strip::LiveStrip;
 use crate::components::ui::{
     clean_error, confirm_webhook_delete, local_time, percent, ErrorMessage, Loading, Pager, StatusBadge,
 };
+use crate::fetched::{fetched, fetched_once};
 use wire::condition::{Condition, ConditionGroup, Logic, Operator};
 use wire::webhooks::{EventType, TestResult, WebhookInput, WebhookSummary};
 
@@ -26,7 +27,7 @@ pub fn WebhooksPage() -> impl IntoView {
     // Test results live here, not in the rows: live updates re-render the rows.
     let tests = TestState::default();
     let live = use_live();
-    let list = Resource::new(
+    let list = fetched(
         move || {
             (
                 page.get(),
@@ -246,7 +247,7 @@ pub fn group_events(types: Vec<EventType>) -> BTreeMap<String, Vec<EventType>> {
 /// The event catalog as grouped checkboxes with a select-all per group.
 #[component]
 pub fn EventPicker(selected: RwSignal<Vec<String>>) -> impl IntoView {
-    let catalog = OnceResource::new(event_catalog());
+    let catalog = fetched_once(event_catalog);
     view! {
         <fieldset>
             <legend class="text-sm font-medium">"Events"</legend>

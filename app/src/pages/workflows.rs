@@ -15,6 +15,7 @@ use crate::api_workflows::{
 use crate::components::layout::Shell;
 use crate::components::live::use_live;
 use crate::components::ui::{clean_error, confirm, local_minute, ErrorMessage, Loading};
+use crate::fetched::fetched;
 
 /// What the library's buttons dispatch; each refreshes the list when done.
 #[derive(Clone, Copy)]
@@ -45,7 +46,7 @@ pub fn WorkflowsPage() -> impl IntoView {
         duplicate: ServerAction::new(),
         delete: ServerAction::new(),
     };
-    let list = Resource::new(
+    let list = fetched(
         move || {
             let a = actions;
             (
@@ -230,7 +231,7 @@ fn TemplateCard(template: WorkflowTemplate, actions: LibraryActions) -> impl Int
 #[component]
 fn RecordPicker(entity: &'static str, label: &'static str, key: &'static str, data: RwSignal<String>) -> impl IntoView {
     let records =
-        Resource::new(move || (), move |_| list_records(entity.into(), String::new(), String::new(), String::new()));
+        fetched(move || (), move |_| list_records(entity.into(), String::new(), String::new(), String::new()));
     let choose = move |id: String| {
         let mut v: serde_json::Value = serde_json::from_str(&data.get_untracked()).unwrap_or_default();
         if !v.is_object() {

@@ -6,10 +6,11 @@ use wire::workflows::TemplateDay;
 
 use crate::api_builder::template_activity;
 use crate::components::ui::{ms, percent, practice_zone, ErrorMessage};
+use crate::fetched::fetched;
 
 #[component]
 pub fn Activity(id: String, current: RwSignal<i64>) -> impl IntoView {
-    let activity = Resource::new(move || (id.clone(), current.get()), |(id, _)| template_activity(id));
+    let activity = fetched(move || (id.clone(), current.get()), |(id, _)| template_activity(id));
     view! {
         <section class="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="activity-heading">
             <h2 id="activity-heading" class="text-sm font-semibold uppercase tracking-wide text-slate-500">{format!("How it runs (14 days, {})", practice_zone().name)}</h2>

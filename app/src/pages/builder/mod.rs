@@ -21,13 +21,14 @@ use wire::builder::{Catalog, Draft};
 use crate::api_builder::{builder_catalog, builder_template, SaveTemplate};
 use crate::components::layout::Shell;
 use crate::components::ui::{clean_error, ErrorMessage, Loading};
+use crate::fetched::fetched;
 pub use context::{use_builder, Builder};
 
 #[component]
 pub fn BuilderPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let loaded = Resource::new(id, |id| async move {
+    let loaded = fetched(id, |id| async move {
         let catalog = builder_catalog().await?;
         let template = if id.is_empty() || id == "new" { None } else { Some(builder_template(id).await?) };
         Ok::<_, ServerFnError>((catalog, template))

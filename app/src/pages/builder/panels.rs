@@ -11,6 +11,7 @@ use super::context::use_builder;
 use crate::api_builder::{template_versions, DryRunDraft};
 use crate::api_records::list_records;
 use crate::components::ui::{clean_error, local_time, ErrorMessage};
+use crate::fetched::fetched;
 
 const CATEGORIES: &[&str] = &["general", "patient_care", "appointments", "lab", "billing", "reminders", "operations"];
 
@@ -64,8 +65,7 @@ pub fn DryRunPanel() -> impl IntoView {
     let b = use_builder();
     let data = RwSignal::new("{}".to_string());
     let run = ServerAction::<DryRunDraft>::new();
-    let patients =
-        Resource::new(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
+    let patients = fetched(|| (), |_| list_records("patient".into(), String::new(), String::new(), String::new()));
     Effect::new(move |_| match run.value().get() {
         Some(Ok(r)) => b.dry.set(r.steps),
         Some(Err(_)) => b.dry.set(Vec::new()),
@@ -197,7 +197,7 @@ pub fn JsonView() -> impl IntoView {
 #[component]
 pub fn Versions(id: String, current: RwSignal<i64>) -> impl IntoView {
     let b = use_builder();
-    let versions = Resource::new(move || (id.clone(), current.get()), |(id, _)| template_versions(id));
+    let versions = fetched(move || (id.clone(), current.get()), |(id, _)| template_versions(id));
     let comparing = RwSignal::new(None::<WorkflowTemplate>);
     let restored = RwSignal::new(None::<i64>);
     view! {

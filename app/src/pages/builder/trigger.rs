@@ -8,6 +8,7 @@ use wire::workflows::{event_in_words, TriggerType};
 use super::context::use_builder;
 use crate::api_builder::schedule_preview;
 use crate::components::ui::clean_error;
+use crate::fetched::fetched;
 
 #[component]
 pub fn TriggerPanel() -> impl IntoView {
@@ -34,12 +35,12 @@ pub fn TriggerPanel() -> impl IntoView {
         });
     };
     let events: Vec<String> = b.catalog.with_value(|c| c.events.iter().map(|(n, _)| n.clone()).collect());
-    let preview = Resource::new(
+    let preview = fetched(
         move || (kind() == TriggerType::Schedule).then(|| (setting("cron"), setting("timezone"))),
         |q| async move {
             match q {
-                Some((cron, tz)) if !cron.trim().is_empty() => Some(schedule_preview(cron, tz).await),
-                _ => None,
+                Some((cron, tz)) if !cron.trim().is_empty() => schedule_preview(cron, tz).await.map(Some),
+                _ => Ok(None),
             }
         },
     );
@@ -85,7 +86,7 @@ pub fn TriggerPanel() -> impl IntoView {
                     {move || wire::cron_words::describe(&setting("cron")).unwrap_or_else(|| format!("On the schedule {}", setting("cron")))}
                 </p>
                 <Suspense fallback=|| view! { <p class="text-xs text-slate-500">"Working out the next runs…"</p> }>
-                    {move || preview.get().flatten().map(|r| match r {
+                    {move || preview.get().and_then(Result::transpose).map(|r| match r {
                         Ok(runs) => view! {
                             <p class="text-xs text-slate-600">"Next runs: "</p>
                             <ol data-testid="next-runs" class="list-decimal pl-6 text-xs text-slate-700">
