@@ -42,6 +42,15 @@ impl<T: DeserializeOwned> Decodes<T> for JsonTextEncoding {
     }
 }
 
+/// Reads a `T` out of a JSON value through its text.
+///
+/// `serde_json::from_value` compiles a second deserializer of every type it
+/// reads (one for `Value`, beside the one for text that the server functions
+/// use); going through the text reuses the one the WASM holds anyway.
+pub fn from_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, serde_json::Error> {
+    serde_json::from_str(&value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +62,12 @@ mod tests {
         assert_eq!(back, ["é"]);
         let bad = <JsonTextEncoding as Decodes<Vec<String>>>::decode(Bytes::from_static(b"[\"\xff\"]"));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn reads_a_value_through_its_text() {
+        let names: Vec<String> = from_value(&serde_json::json!(["Rex", "Fido"])).unwrap();
+        assert_eq!(names, ["Rex", "Fido"]);
+        assert!(from_value::<Vec<u32>>(&serde_json::json!(["Rex"])).is_err());
     }
 }

@@ -73,9 +73,7 @@ fn Detail(record: Record, related: Vec<Record>, events: Vec<RecordEvent>) -> imp
     fields.sort_by(|a, b| a.0.cmp(&b.0));
     let relations: Vec<(&str, Record)> = ["owner", "patient", "client", "appointment"]
         .into_iter()
-        .filter_map(|k| {
-            record.fields.get(k).and_then(|v| serde_json::from_value::<Record>(v.clone()).ok()).map(|r| (k, r))
-        })
+        .filter_map(|k| record.fields.get(k).and_then(|v| crate::codec::from_value::<Record>(v).ok()).map(|r| (k, r)))
         .collect();
     let lines = record.fields.get("lines").and_then(Value::as_array).cloned().unwrap_or_default();
     let currency = record.str("currency").unwrap_or_default().to_string();

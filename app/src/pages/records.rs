@@ -42,7 +42,7 @@ pub fn record_href(r: &Record) -> String {
 
 /// A related record embedded by `expand`, as a link (or a dash).
 fn related_link(r: &Record, key: &str) -> AnyView {
-    match r.fields.get(key).and_then(|v| serde_json::from_value::<Record>(v.clone()).ok()) {
+    match r.fields.get(key).and_then(|v| crate::codec::from_value::<Record>(v).ok()) {
         Some(other) => {
             let (href, title) = (record_href(&other), other.title());
             view! { <A href=href attr:class="text-purple-800 hover:underline">{title}</A> }.into_any()

@@ -62,7 +62,7 @@ impl Builder {
                 let (key, version) = b.kept_as();
                 leptos::task::spawn_local(async move {
                     let Ok(Some(k)) = load_draft(key).await else { return };
-                    let Ok(draft) = serde_json::from_value::<wire::builder::Draft>(k.body) else { return };
+                    let Ok(draft) = crate::codec::from_value::<wire::builder::Draft>(&k.body) else { return };
                     // The page may be gone by now (try_*), and edits made since
                     // it opened win over older kept ones.
                     let untouched = b.dirty.try_get_untracked() == Some(false);

@@ -136,7 +136,7 @@ fn Rows(
             return None;
         }
         let g = json!({"logic": logic(), "conditions": rows()});
-        match serde_json::from_value::<ConditionGroup>(g) {
+        match crate::codec::from_value::<ConditionGroup>(&g) {
             Ok(g) => g.validate("").err().map(|e| e.to_string()),
             Err(e) => Some(e.to_string()),
         }
