@@ -125,30 +125,39 @@ impl PartialEq for Key {
 pub struct Payload(Arc<PayloadInner>);
 
 struct PayloadInner {
+    /// Set when loaded here; filled on first read when it came as text.
     value: OnceLock<Box<dyn Any + Send + Sync>>,
-    text: Option<Box<str>>,
+    origin: Origin,
+}
+
+enum Origin {
+    Text(Box<str>),
+    /// Loaded here; on the server, with how to write it for the browser.
     #[cfg(feature = "ssr")]
-    to_json: fn(&(dyn Any + Send + Sync)) -> Result<String, String>,
+    Loaded(fn(&(dyn Any + Send + Sync)) -> Result<String, String>),
+    #[cfg(not(feature = "ssr"))]
+    Loaded,
 }
 
 impl Payload {
     fn loaded<T: Wire>(value: Result<T, ServerFnError>) -> Self {
-        let cell = OnceLock::new();
-        let _ = cell.set(Box::new(value) as Box<dyn Any + Send + Sync>);
-        Payload(Arc::new(PayloadInner {
-            value: cell,
-            text: None,
-            #[cfg(feature = "ssr")]
-            to_json: |value| {
-                let value = value.downcast_ref::<Result<T, ServerFnError>>().ok_or("a payload keeps its type")?;
-                serde_json::to_string(value).map_err(|e| e.to_string())
-            },
-        }))
+        #[cfg(feature = "ssr")]
+        let origin = Origin::Loaded(|value| {
+            let value = value.downcast_ref::<Result<T, ServerFnError>>().ok_or("a payload keeps its type")?;
+            serde_json::to_string(value).map_err(|e| e.to_string())
+        });
+        #[cfg(not(feature = "ssr"))]
+        let origin = Origin::Loaded;
+        Payload(Arc::new(PayloadInner { value: OnceLock::from(Box::new(value) as Box<dyn Any + Send + Sync>), origin }))
     }
 
     fn read<T: Wire>(&self) -> Result<T, ServerFnError> {
         let value = self.0.value.get_or_init(|| {
-            let text = self.0.text.as_deref().unwrap_or("null");
+            // Only a payload that came as text starts without a value.
+            let text = match &self.0.origin {
+                Origin::Text(text) => text,
+                _ => "null",
+            };
             let parsed: Result<T, ServerFnError> =
                 serde_json::from_str(text).unwrap_or_else(|e| Err(ServerFnError::Deserialization(e.to_string())));
             Box::new(parsed)
@@ -168,15 +177,19 @@ impl Encoder<Payload> for PayloadCodec {
     type Encoded = String;
 
     fn encode(payload: &Payload) -> Result<String, String> {
-        if let Some(text) = &payload.0.text {
-            return Ok(text.to_string());
+        match &payload.0.origin {
+            Origin::Text(text) => Ok(text.to_string()),
+            #[cfg(feature = "ssr")]
+            Origin::Loaded(to_json) => payload
+                .0
+                .value
+                .get()
+                .ok_or_else(|| "a loaded payload has its value".to_string())
+                .and_then(|v| to_json(&**v)),
+            // The browser never sends a resource back.
+            #[cfg(not(feature = "ssr"))]
+            Origin::Loaded => Err("only the server encodes a loaded value".into()),
         }
-        #[cfg(feature = "ssr")]
-        if let Some(value) = payload.0.value.get() {
-            return (payload.0.to_json)(&**value);
-        }
-        // The browser never sends a resource back; a loaded value there has no text.
-        Err("only the server encodes a loaded value".into())
     }
 }
 
@@ -185,12 +198,7 @@ impl Decoder<Payload> for PayloadCodec {
     type Encoded = str;
 
     fn decode(text: &str) -> Result<Payload, Self::Error> {
-        Ok(Payload(Arc::new(PayloadInner {
-            value: OnceLock::new(),
-            text: Some(text.into()),
-            #[cfg(feature = "ssr")]
-            to_json: |_| Err("a payload read from text is encoded from its text".into()),
-        })))
+        Ok(Payload(Arc::new(PayloadInner { value: OnceLock::new(), origin: Origin::Text(text.into()) })))
     }
 }
 
