@@ -19,6 +19,7 @@ apt_install() {
 
 command -v chromium >/dev/null || { log "installing Debian's chromium"; apt_install chromium; }
 command -v zopfli >/dev/null || { log "installing zopfli (gzips the WASM)"; apt_install zopfli; }
+command -v brotli >/dev/null || { log "installing brotli (compresses the WASM)"; apt_install brotli; }
 command -v npm >/dev/null || { log "installing node and npm"; apt_install nodejs npm; }
 command -v cc >/dev/null || { log "installing a C compiler"; apt_install build-essential; }
 

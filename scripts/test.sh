@@ -44,6 +44,9 @@ cargo test -p app --features ssr --lib
 step "release build (server + WASM)"
 bash scripts/build.sh
 
+step "WASM size (budget: 700 KB gzipped in all)"
+python3 scripts/wasm-size.py --budget 700
+
 step "Playwright (Chromium)"
 cd end2end
 npx playwright test

@@ -65,19 +65,19 @@ pub mod ssr {
     }
 }
 
-#[server(prefix = "/rpc", endpoint = "whoami", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "whoami", protocol = crate::codec::Rpc)]
 pub async fn whoami() -> Result<Principal, ServerFnError> {
     ssr::principal().await
 }
 
-#[server(prefix = "/rpc", endpoint = "list_api_keys", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "list_api_keys", protocol = crate::codec::Rpc)]
 pub async fn list_api_keys() -> Result<Vec<ApiKeyInfo>, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.list_api_keys(&p).await.map_err(ssr::user_error)
 }
 
 /// Creates an API key and returns its plaintext, which is shown once.
-#[server(prefix = "/rpc", endpoint = "create_api_key", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "create_api_key", protocol = crate::codec::Rpc)]
 pub async fn create_api_key(name: String, role: String) -> Result<String, ServerFnError> {
     let (s, p) = services_for_user().await?;
     let role = wire::auth::Role::parse(&role).map_err(|e| ssr::user_error(e.into()))?;
@@ -85,7 +85,7 @@ pub async fn create_api_key(name: String, role: String) -> Result<String, Server
     Ok(created.key)
 }
 
-#[server(prefix = "/rpc", endpoint = "revoke_api_key", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "revoke_api_key", protocol = crate::codec::Rpc)]
 pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.revoke_api_key(&p, &id).await.map_err(ssr::user_error)
@@ -104,7 +104,7 @@ async fn services_for_user() -> Result<(domain::Services, Principal), ServerFnEr
     Ok((ssr::services()?, p))
 }
 
-#[server(prefix = "/rpc", endpoint = "list_webhooks", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "list_webhooks", protocol = crate::codec::Rpc)]
 pub async fn list_webhooks(page: u32, search: String) -> Result<Page<WebhookSummary>, ServerFnError> {
     let (s, p) = services_for_user().await?;
     let q = wire::webhooks::ListQuery { page: Some(page), limit: Some(10), search: Some(search), ..Default::default() };
@@ -124,26 +124,26 @@ pub async fn list_webhooks(page: u32, search: String) -> Result<Page<WebhookSumm
     })
 }
 
-#[server(prefix = "/rpc", endpoint = "event_catalog", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "event_catalog", protocol = crate::codec::Rpc)]
 pub async fn event_catalog() -> Result<Vec<EventType>, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.event_types(&p).await.map_err(ssr::user_error)
 }
 
 /// Creates a webhook from the same input the REST API takes (validated in the browser first).
-#[server(prefix = "/rpc", endpoint = "create_webhook", input = crate::codec::JsonText, output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "create_webhook", protocol = crate::codec::Rpc)]
 pub async fn create_webhook(input: WebhookInput) -> Result<Webhook, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.create_webhook(&p, input).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "update_webhook", input = crate::codec::JsonText, output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "update_webhook", protocol = crate::codec::Rpc)]
 pub async fn update_webhook(id: String, input: WebhookInput) -> Result<Webhook, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.update_webhook(&p, &id, input).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "set_webhook_active", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "set_webhook_active", protocol = crate::codec::Rpc)]
 pub async fn set_webhook_active(id: String, active: bool) -> Result<(), ServerFnError> {
     let (s, p) = services_for_user().await?;
     let input = WebhookInput { active: Some(active), ..Default::default() };
@@ -151,37 +151,37 @@ pub async fn set_webhook_active(id: String, active: bool) -> Result<(), ServerFn
     Ok(())
 }
 
-#[server(prefix = "/rpc", endpoint = "delete_webhook", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "delete_webhook", protocol = crate::codec::Rpc)]
 pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.delete_webhook(&p, &id).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "test_webhook", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "test_webhook", protocol = crate::codec::Rpc)]
 pub async fn test_webhook(id: String) -> Result<TestResult, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.test_webhook(&p, &id).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "get_webhook", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "get_webhook", protocol = crate::codec::Rpc)]
 pub async fn get_webhook(id: String) -> Result<Webhook, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.get_webhook(&p, &id).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "webhook_stats", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "webhook_stats", protocol = crate::codec::Rpc)]
 pub async fn webhook_stats(id: String) -> Result<wh::WebhookStats, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.webhook_stats(&p, &id).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "webhook_series", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "webhook_series", protocol = crate::codec::Rpc)]
 pub async fn webhook_series(id: String, days: i64) -> Result<Vec<DayStats>, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.delivery_series(&p, Some(&id), days).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "list_deliveries", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "list_deliveries", protocol = crate::codec::Rpc)]
 pub async fn list_deliveries(
     webhook_id: String,
     page: u32,
@@ -199,20 +199,20 @@ pub async fn list_deliveries(
     s.list_deliveries(&p, Some(&webhook_id), &q).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "get_delivery", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "get_delivery", protocol = crate::codec::Rpc)]
 pub async fn get_delivery(id: String) -> Result<Delivery, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.get_delivery(&p, &id).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "retry_delivery", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "retry_delivery", protocol = crate::codec::Rpc)]
 pub async fn retry_delivery(id: String) -> Result<(), ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.retry_delivery(&p, &id).await.map_err(ssr::user_error)?;
     Ok(())
 }
 
-#[server(prefix = "/rpc", endpoint = "regenerate_secret", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "regenerate_secret", protocol = crate::codec::Rpc)]
 pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<Webhook, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.regenerate_secret(&p, &id, revoke_now).await.map_err(ssr::user_error)
@@ -220,7 +220,7 @@ pub async fn regenerate_secret(id: String, revoke_now: bool) -> Result<Webhook, 
 
 /// Re-queues failed deliveries since a date (`YYYY-MM-DD`, the practice's day) and, when asked,
 /// sends the events the webhook missed while off; returns (re-queued, replayed).
-#[server(prefix = "/rpc", endpoint = "recover_failed", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "recover_failed", protocol = crate::codec::Rpc)]
 pub async fn recover_failed(id: String, since: String, include_missed: bool) -> Result<(i64, i64), ServerFnError> {
     let (s, p) = services_for_user().await?;
     let date = chrono::NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
@@ -232,33 +232,33 @@ pub async fn recover_failed(id: String, since: String, include_missed: bool) -> 
     Ok((requeued, replayed))
 }
 
-#[server(prefix = "/rpc", endpoint = "analytics", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "analytics", protocol = crate::codec::Rpc)]
 pub async fn analytics(days: i64) -> Result<wh::Analytics, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.analytics(&p, days).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "live_stats", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "live_stats", protocol = crate::codec::Rpc)]
 pub async fn live_stats() -> Result<LiveNumbers, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.live_numbers(&p).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "list_notifications", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "list_notifications", protocol = crate::codec::Rpc)]
 pub async fn list_notifications() -> Result<Vec<Notification>, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.notifications(&p, 100).await.map_err(ssr::user_error)
 }
 
 /// Marks one notification read, or all of them when `id` is empty.
-#[server(prefix = "/rpc", endpoint = "mark_notifications_read", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "mark_notifications_read", protocol = crate::codec::Rpc)]
 pub async fn mark_notifications_read(id: String) -> Result<(), ServerFnError> {
     let (s, p) = services_for_user().await?;
     let id = Some(id).filter(|i| !i.is_empty());
     s.mark_notifications_read(&p, id.as_deref()).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "unhealthy_webhooks", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "unhealthy_webhooks", protocol = crate::codec::Rpc)]
 pub async fn unhealthy_webhooks() -> Result<Vec<Webhook>, ServerFnError> {
     let (s, p) = services_for_user().await?;
     s.unhealthy_webhooks(&p, 10).await.map_err(ssr::user_error)

@@ -11,7 +11,7 @@ use crate::api::ssr;
 
 /// Everything the builder's pickers offer: events and their examples, email
 /// templates, other templates, and the records' fields.
-#[server(prefix = "/rpc", endpoint = "builder_catalog", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "builder_catalog", protocol = crate::codec::Rpc)]
 pub async fn builder_catalog() -> Result<Catalog, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     let events = s.event_types(&p).await.map_err(ssr::user_error)?;
@@ -35,7 +35,7 @@ pub async fn builder_catalog() -> Result<Catalog, ServerFnError> {
     })
 }
 
-#[server(prefix = "/rpc", endpoint = "builder_template", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "builder_template", protocol = crate::codec::Rpc)]
 pub async fn builder_template(id: String) -> Result<WorkflowTemplate, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.get_template(&p, &id).await.map_err(ssr::user_error)
@@ -43,7 +43,7 @@ pub async fn builder_template(id: String) -> Result<WorkflowTemplate, ServerFnEr
 
 /// Creates the template (`id` empty) or saves a new version of it; the
 /// caller's kept draft of it is then dropped.
-#[server(prefix = "/rpc", endpoint = "save_template", input = crate::codec::JsonText, output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "save_template", protocol = crate::codec::Rpc)]
 pub async fn save_template(id: String, input: TemplateInput) -> Result<WorkflowTemplate, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     let saved = if id.is_empty() {
@@ -56,32 +56,32 @@ pub async fn save_template(id: String, input: TemplateInput) -> Result<WorkflowT
 }
 
 /// Keeps the caller's unsaved edits of a template (`id` empty: a new one) on the server.
-#[server(prefix = "/rpc", endpoint = "keep_draft", input = crate::codec::JsonText, output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "keep_draft", protocol = crate::codec::Rpc)]
 pub async fn keep_draft(id: String, base_version: i64, body: Value) -> Result<KeptDraft, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.keep_draft(&p, Some(&id), base_version, &body).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "load_draft", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "load_draft", protocol = crate::codec::Rpc)]
 pub async fn load_draft(id: String) -> Result<Option<KeptDraft>, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.kept_draft(&p, Some(&id)).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "discard_draft", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "discard_draft", protocol = crate::codec::Rpc)]
 pub async fn discard_draft(id: String) -> Result<(), ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.discard_draft(&p, Some(&id)).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "schedule_preview", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "schedule_preview", protocol = crate::codec::Rpc)]
 pub async fn schedule_preview(cron: String, timezone: String) -> Result<Vec<String>, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.schedule_preview(&p, &cron, &timezone).map_err(ssr::user_error)
 }
 
 /// What the draft's actions would do with this trigger data (JSON text); sends nothing.
-#[server(prefix = "/rpc", endpoint = "dry_run_draft", input = crate::codec::JsonText, output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "dry_run_draft", protocol = crate::codec::Rpc)]
 pub async fn dry_run_draft(actions: Value, trigger_data: String) -> Result<DryRun, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     let text = if trigger_data.trim().is_empty() { "{}" } else { trigger_data.trim() };
@@ -91,21 +91,21 @@ pub async fn dry_run_draft(actions: Value, trigger_data: String) -> Result<DryRu
     s.dry_run(&p, None, input).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "template_versions", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "template_versions", protocol = crate::codec::Rpc)]
 pub async fn template_versions(id: String) -> Result<Vec<WorkflowTemplate>, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.template_versions(&p, &id).await.map_err(ssr::user_error)
 }
 
 /// How the template's runs went over the last two weeks.
-#[server(prefix = "/rpc", endpoint = "template_activity", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "template_activity", protocol = crate::codec::Rpc)]
 pub async fn template_activity(id: String) -> Result<wire::workflows::TemplateActivity, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.template_activity(&p, &id, 14).await.map_err(ssr::user_error)
 }
 
 /// Counts by status and by template (the dashboard's failing workflows).
-#[server(prefix = "/rpc", endpoint = "execution_stats", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "execution_stats", protocol = crate::codec::Rpc)]
 pub async fn execution_stats() -> Result<wire::workflows::ExecutionStats, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.execution_stats(&p).await.map_err(ssr::user_error)

@@ -13,7 +13,7 @@ fn entity(name: &str) -> Result<wire::records::Entity, ServerFnError> {
     domain::records::service::entity(name).map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "list_records", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "list_records", protocol = crate::codec::Rpc)]
 pub async fn list_records(
     entity_name: String,
     search: String,
@@ -37,7 +37,7 @@ pub async fn list_records(
 }
 
 /// A record with its relations, the records that belong to it, and the events it emitted.
-#[server(prefix = "/rpc", endpoint = "record_detail", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "record_detail", protocol = crate::codec::Rpc)]
 pub async fn record_detail(
     entity_name: String,
     id: String,
@@ -50,13 +50,13 @@ pub async fn record_detail(
     Ok((record, related, events))
 }
 
-#[server(prefix = "/rpc", endpoint = "inspector_bins", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "inspector_bins", protocol = crate::codec::Rpc)]
 pub async fn inspector_bins() -> Result<Vec<InspectorBin>, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.inspector_bins(&p).await.map_err(ssr::user_error)
 }
 
-#[server(prefix = "/rpc", endpoint = "inspector_requests", output = crate::codec::JsonText)]
+#[server(prefix = "/rpc", endpoint = "inspector_requests", protocol = crate::codec::Rpc)]
 pub async fn inspector_requests(bin: String) -> Result<Vec<InspectedRequest>, ServerFnError> {
     let (s, p) = (ssr::services()?, ssr::principal().await?);
     s.inspector_requests(&p, &bin, 50).await.map_err(ssr::user_error)

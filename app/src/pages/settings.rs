@@ -37,6 +37,8 @@ pub fn SettingsPage() -> impl IntoView {
 fn ApiKeys() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
+    let name = NodeRef::<leptos::html::Input>::new();
+    let role = NodeRef::<leptos::html::Select>::new();
     let keys = fetched(move || (create.version().get(), revoke.version().get()), |_| crate::api::list_api_keys());
 
     view! {
@@ -47,10 +49,23 @@ fn ApiKeys() -> impl IntoView {
                 <code>"Authorization: Bearer <key>"</code>
                 ". A key is shown once, when it is created."
             </p>
-            <ActionForm action=create attr:class="mt-4 flex flex-wrap items-end gap-3">
+            // A plain form: without JavaScript the browser posts it to the server
+            // function itself; hydrated, the submit dispatches the action instead.
+            <form
+                method="post"
+                action={<CreateApiKey as leptos::server_fn::ServerFn>::url()}
+                class="mt-4 flex flex-wrap items-end gap-3"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    if let (Some(name), Some(role)) = (name.get(), role.get()) {
+                        create.dispatch(CreateApiKey { name: name.value(), role: role.value() });
+                    }
+                }
+            >
                 <div>
                     <label for="key-name" class="block text-sm font-medium">"Name"</label>
                     <input
+                        node_ref=name
                         id="key-name"
                         name="name"
                         required
@@ -60,7 +75,7 @@ fn ApiKeys() -> impl IntoView {
                 </div>
                 <div>
                     <label for="key-role" class="block text-sm font-medium">"Role"</label>
-                    <select id="key-role" name="role" class="mt-1 rounded-md border border-slate-300 px-3 py-2">
+                    <select node_ref=role id="key-role" name="role" class="mt-1 rounded-md border border-slate-300 px-3 py-2">
                         <option value="staff">"staff"</option>
                         <option value="admin">"admin"</option>
                     </select>
@@ -72,7 +87,7 @@ fn ApiKeys() -> impl IntoView {
                 >
                     {move || if create.pending().get() { "Creating…" } else { "Create key" }}
                 </button>
-            </ActionForm>
+            </form>
             {move || {
                 create
                     .value()

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Replaces the bodies of the WASM's asynchronous-hydration functions with
+`unreachable` (what the Rust and WebAssembly book's `wasm-snip` does), so that
+`wasm-opt` then drops them and everything only they reach.
+
+Why: Leptos erases our views (`erase_components`) into `AnyView`, a struct of
+function pointers that holds, for every erased view type, a `hydrate_async`
+entry beside `build`, `rebuild` and `hydrate_from_server`. Only
+`leptos::mount::hydrate_lazy` starts asynchronous hydration; this app hydrates
+with `hydrate_body` (synchronous), so no `hydrate_async` ever runs. The
+compiler cannot see that through the pointers (tachys says so beside the
+struct), and kept 150 copies: 116 KB of code, 40 KB of the gzipped WASM.
+
+What is trimmed: every function whose name says `hydrate_async`, except drop
+glue (`drop_in_place`), and except any that live code calls directly. LLVM
+merges functions that compile to the same code and keeps one name for them:
+helpers of `hydrate_async` (`get_guard`, `prep`, inner closures) are often the
+very functions the live synchronous `hydrate` calls. So the module's direct
+calls are read (through binaryen's `wasm-dis`), and a candidate called from a
+function that is not trimmed is kept, with everything it calls. The
+attributes' sibling entry `hydrate_from_template` is dead too but is left: it
+mostly compiles to the same code as the live `hydrate_from_server`. The
+Playwright suite fails on any `unreachable` trap in the browser.
+
+Usage: wasm-trim.py MODULE (rewritten in place; it must still have its name
+section, so cargo-leptos runs wasm-opt with `-g`: see Cargo.toml). Exits 1 when
+nothing matched, which means the build changed shape and this step needs a look.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+TRIM = re.compile(r"hydrate_async")
+KEEP = re.compile(r"drop_in_place")
+# A body with no locals that traps: local-declaration count 0, `unreachable`, `end`.
+TRAP = b"\x00\x00\x0b"
+
+
+def read_uleb(buf, i):
+    value = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def uleb(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def sections(module):
+    i = 8
+    while i < len(module):
+        kind = module[i]
+        size, start = read_uleb(module, i + 1)
+        yield kind, module[start : start + size]
+        i = start + size
+
+
+def imported_functions(payload):
+    count, i = read_uleb(payload, 0)
+    functions = 0
+    for _ in range(count):
+        for _name in range(2):  # module, field
+            length, i = read_uleb(payload, i)
+            i += length
+        kind = payload[i]
+        i += 1
+        if kind == 0:  # function: type index
+            _, i = read_uleb(payload, i)
+            functions += 1
+        elif kind == 1:  # table: element type, limits
+            i += 1
+            flags, i = read_uleb(payload, i)
+            _, i = read_uleb(payload, i)
+            if flags & 1:
+                _, i = read_uleb(payload, i)
+        elif kind == 2:  # memory: limits
+            flags, i = read_uleb(payload, i)
+            _, i = read_uleb(payload, i)
+            if flags & 1:
+                _, i = read_uleb(payload, i)
+        elif kind == 3:  # global: value type, mutability
+            i += 2
+        elif kind == 4:  # tag: attribute, type index
+            i += 1
+            _, i = read_uleb(payload, i)
+        else:
+            sys.exit(f"wasm-trim: unknown import kind {kind}")
+    return functions
+
+
+def function_names(payload):
+    length, i = read_uleb(payload, 0)
+    if payload[i : i + length] != b"name":
+        return None
+    i += length
+    names = {}
+    while i < len(payload):
+        sub = payload[i]
+        size, i = read_uleb(payload, i + 1)
+        end = i + size
+        if sub == 1:  # function names
+            count, j = read_uleb(payload, i)
+            for _ in range(count):
+                index, j = read_uleb(payload, j)
+                length, j = read_uleb(payload, j)
+                names[index] = payload[j : j + length].decode("utf-8", "replace")
+                j += length
+        i = end
+    return names
+
+
+FUNC = re.compile(r'^ \(func \$(?:"((?:[^"\\]|\\.)*)"|(\S+))')
+CALL = re.compile(r'\bcall \$(?:"((?:[^"\\]|\\.)*)"|([^\s)]+))')
+
+
+def direct_calls(path):
+    """For each defined function (in order), the text names of the functions it
+    calls directly, from `wasm-dis`; and those text names in order."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wat = os.path.join(tmp, "module.wat")
+        subprocess.run(["wasm-dis", path, "-o", wat], check=True)
+        order, calls = [], []
+        with open(wat, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = FUNC.match(line)
+                if m:
+                    order.append(m.group(1) or m.group(2))
+                    calls.append(set())
+                elif calls:
+                    for c in CALL.finditer(line):
+                        calls[-1].add(c.group(1) or c.group(2))
+    return order, calls
+
+
+def choose(names, imports, count, path):
+    """The defined functions (by index in the code section) to trim."""
+    candidates = {i for i in range(count) if TRIM.search(names.get(imports + i, "")) and not KEEP.search(names.get(imports + i, ""))}
+    order, calls = direct_calls(path)
+    if len(order) != count:
+        sys.exit(f"wasm-trim: wasm-dis listed {len(order)} functions, the code section has {count}")
+    index = {name: i for i, name in enumerate(order)}
+    callees = [{index[c] for c in cs if c in index} for cs in calls]
+    kept = set()
+    pending = [c for i in range(count) if i not in candidates for c in callees[i] if c in candidates]
+    while pending:
+        i = pending.pop()
+        if i in kept:
+            continue
+        kept.add(i)
+        pending.extend(c for c in callees[i] if c in candidates)
+    return candidates - kept, len(kept)
+
+
+def trim(module, path):
+    parts = list(sections(module))
+    imports = sum(imported_functions(p) for k, p in parts if k == 2)
+    names = {}
+    for kind, payload in parts:
+        if kind == 0:
+            names = function_names(payload) or names
+    if not names:
+        sys.exit("wasm-trim: the module has no function names (was wasm-opt run without -g?)")
+    count = next(read_uleb(p, 0)[0] for k, p in parts if k == 10)
+    chosen, kept = choose(names, imports, count, path)
+    out = bytearray(module[:8])
+    trimmed = saved = 0
+    for kind, payload in parts:
+        if kind == 10:  # code
+            count, i = read_uleb(payload, 0)
+            code = bytearray(uleb(count))
+            for index in range(count):
+                size, start = read_uleb(payload, i)
+                body = payload[start : start + size]
+                i = start + size
+                if index in chosen:
+                    trimmed += 1
+                    saved += size - len(TRAP)
+                    body = TRAP
+                code += uleb(len(body)) + body
+            payload = bytes(code)
+        out.append(kind)
+        out += uleb(len(payload)) + payload
+    return bytes(out), trimmed, saved, kept
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    path = sys.argv[1]
+    with open(path, "rb") as f:
+        module = f.read()
+    if module[:4] != b"\0asm":
+        sys.exit(f"wasm-trim: {path} is not a WebAssembly module")
+    trimmed_module, trimmed, saved, kept = trim(module, path)
+    if trimmed == 0:
+        sys.exit("wasm-trim: no hydrate_async function found; check the build before shipping it")
+    with open(path, "wb") as f:
+        f.write(trimmed_module)
+    print(
+        f"wasm-trim: {trimmed} asynchronous-hydration functions trapped ({saved / 1000:.0f} KB of code "
+        f"before wasm-opt); {kept} kept, called by live code"
+    )
+
+
+if __name__ == "__main__":
+    main()
