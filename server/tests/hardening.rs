@@ -251,6 +251,20 @@ async fn server_functions_answer_unreadable_arguments_with_4xx() {
         let r = call(bad).send().await.unwrap();
         assert_eq!(r.status(), 400, "{bad:?}: {}", r.text().await.unwrap());
     }
+    // The browser sends JSON (codec::Rpc); the same function reads both.
+    let json = |body: &'static str| {
+        e.http
+            .post(format!("{}/rpc/list_webhooks", e.base))
+            .header("cookie", &cookie)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+    };
+    let ok = json(r#"{"page": 1, "search": ""}"#).send().await.unwrap();
+    assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
+    for bad in [r#"{"page": "lots", "search": ""}"#, r#"{"page": 1}"#, "{"] {
+        let r = json(bad).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad:?}: {}", r.text().await.unwrap());
+    }
 }
 
 #[tokio::test]
