@@ -8,11 +8,12 @@
 //! UTF-8 text first makes both paths share one.
 //!
 //! [`Rpc`] is the protocol of every server function. The server side is
-//! server_fn's own (`Http`, JSON text out; JSON text in, or a form-encoded body
-//! from a plain HTML form posted without JavaScript); the browser side serializes the arguments, then hands text to one
-//! exchange ([`exchange`]) that is compiled once, instead of the generic
-//! request, response and error state machine that server_fn's `Http` compiles
-//! for every function's pair of types (about 2 KB of WASM each, 55 times).
+//! server_fn's own (`Http`, JSON text out; JSON text in, or a form-encoded
+//! body from a plain HTML form posted without JavaScript); the browser side
+//! serializes the arguments, then hands text to one exchange ([`exchange`])
+//! that is compiled once, instead of the generic request, response and error
+//! state machine that server_fn's `Http` compiles for every function's pair of
+//! types (about 2 KB of WASM each, 55 times).
 
 use http::Method;
 use leptos::server_fn::client::Client;
@@ -57,7 +58,8 @@ impl<T: DeserializeOwned> Decodes<T> for JsonTextEncoding {
     }
 }
 
-/// JSON text in, JSON text out: the protocol of the server functions.
+/// The protocol of the server functions: JSON text (or form fields) in, JSON
+/// text out.
 pub struct Rpc;
 
 impl<Input, Output, C, S, E> Protocol<Input, Output, C, S, E> for Rpc
