@@ -71,91 +71,36 @@ def sections(module):
         i = start + size
 
 
-def imported_functions(payload):
-    count, i = read_uleb(payload, 0)
-    functions = 0
-    for _ in range(count):
-        for _name in range(2):  # module, field
-            length, i = read_uleb(payload, i)
-            i += length
-        kind = payload[i]
-        i += 1
-        if kind == 0:  # function: type index
-            _, i = read_uleb(payload, i)
-            functions += 1
-        elif kind == 1:  # table: element type, limits
-            i += 1
-            flags, i = read_uleb(payload, i)
-            _, i = read_uleb(payload, i)
-            if flags & 1:
-                _, i = read_uleb(payload, i)
-        elif kind == 2:  # memory: limits
-            flags, i = read_uleb(payload, i)
-            _, i = read_uleb(payload, i)
-            if flags & 1:
-                _, i = read_uleb(payload, i)
-        elif kind == 3:  # global: value type, mutability
-            i += 2
-        elif kind == 4:  # tag: attribute, type index
-            i += 1
-            _, i = read_uleb(payload, i)
-        else:
-            sys.exit(f"wasm-trim: unknown import kind {kind}")
-    return functions
-
-
-def function_names(payload):
-    length, i = read_uleb(payload, 0)
-    if payload[i : i + length] != b"name":
-        return None
-    i += length
-    names = {}
-    while i < len(payload):
-        sub = payload[i]
-        size, i = read_uleb(payload, i + 1)
-        end = i + size
-        if sub == 1:  # function names
-            count, j = read_uleb(payload, i)
-            for _ in range(count):
-                index, j = read_uleb(payload, j)
-                length, j = read_uleb(payload, j)
-                names[index] = payload[j : j + length].decode("utf-8", "replace")
-                j += length
-        i = end
-    return names
-
-
 FUNC = re.compile(r'^ \(func \$(?:"((?:[^"\\]|\\.)*)"|(\S+))')
 CALL = re.compile(r'\bcall \$(?:"((?:[^"\\]|\\.)*)"|([^\s)]+))')
 
 
-def direct_calls(path):
-    """For each defined function (in order), the text names of the functions it
-    calls directly, from `wasm-dis`; and those text names in order."""
+def functions(path):
+    """Every defined function in code-section order, as (name, names of the
+    functions it calls directly), read from binaryen's `wasm-dis`."""
     with tempfile.TemporaryDirectory() as tmp:
         wat = os.path.join(tmp, "module.wat")
         subprocess.run(["wasm-dis", path, "-o", wat], check=True)
-        order, calls = [], []
+        found = []
         with open(wat, encoding="utf-8", errors="replace") as f:
             for line in f:
                 m = FUNC.match(line)
                 if m:
-                    order.append(m.group(1) or m.group(2))
-                    calls.append(set())
-                elif calls:
-                    for c in CALL.finditer(line):
-                        calls[-1].add(c.group(1) or c.group(2))
-    return order, calls
+                    found.append((m.group(1) or m.group(2), set()))
+                elif found:
+                    found[-1][1].update(c.group(1) or c.group(2) for c in CALL.finditer(line))
+    return found
 
 
-def choose(names, imports, count, path):
-    """The defined functions (by index in the code section) to trim."""
-    candidates = {i for i in range(count) if TRIM.search(names.get(imports + i, "")) and not KEEP.search(names.get(imports + i, ""))}
-    order, calls = direct_calls(path)
-    if len(order) != count:
-        sys.exit(f"wasm-trim: wasm-dis listed {len(order)} functions, the code section has {count}")
-    index = {name: i for i, name in enumerate(order)}
-    callees = [{index[c] for c in cs if c in index} for cs in calls]
+def choose(path, count):
+    """The defined functions (by index in the code section) to trim, and how
+    many candidates were kept because live code calls them."""
+    found = functions(path)
+    if len(found) != count:
+        sys.exit(f"wasm-trim: wasm-dis listed {len(found)} functions, the code section has {count}")
+    candidates = {i for i, (name, _) in enumerate(found) if TRIM.search(name) and not KEEP.search(name)}
+    index = {name: i for i, (name, _) in enumerate(found)}
+    callees = [{index[c] for c in calls if c in index} for _, calls in found]
     kept = set()
     pending = [c for i in range(count) if i not in candidates for c in callees[i] if c in candidates]
     while pending:
@@ -169,20 +114,13 @@ def choose(names, imports, count, path):
 
 def trim(module, path):
     parts = list(sections(module))
-    imports = sum(imported_functions(p) for k, p in parts if k == 2)
-    names = {}
-    for kind, payload in parts:
-        if kind == 0:
-            names = function_names(payload) or names
-    if not names:
-        sys.exit("wasm-trim: the module has no function names (was wasm-opt run without -g?)")
     count = next(read_uleb(p, 0)[0] for k, p in parts if k == 10)
-    chosen, kept = choose(names, imports, count, path)
+    chosen, kept = choose(path, count)
     out = bytearray(module[:8])
     trimmed = saved = 0
     for kind, payload in parts:
         if kind == 10:  # code
-            count, i = read_uleb(payload, 0)
+            i = read_uleb(payload, 0)[1]
             code = bytearray(uleb(count))
             for index in range(count):
                 size, start = read_uleb(payload, i)
@@ -209,7 +147,10 @@ def main():
         sys.exit(f"wasm-trim: {path} is not a WebAssembly module")
     trimmed_module, trimmed, saved, kept = trim(module, path)
     if trimmed == 0:
-        sys.exit("wasm-trim: no hydrate_async function found; check the build before shipping it")
+        sys.exit(
+            "wasm-trim: no hydrate_async function to trim (no function names: was wasm-opt run "
+            "without -g? or the build changed shape); check the build before shipping it"
+        )
     with open(path, "wb") as f:
         f.write(trimmed_module)
     print(

@@ -1,5 +1,5 @@
 import { test, expect } from "./fixtures";
-import { ADMIN } from "./helpers";
+import { ADMIN, login } from "./helpers";
 
 test.use({ javaScriptEnabled: false });
 
@@ -21,11 +21,7 @@ test("a wrong password is reported with JavaScript disabled", async ({ page }) =
 });
 
 test("an admin creates an API key with JavaScript disabled", async ({ page }) => {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await login(page);
   await page.goto("/settings");
   await page.getByLabel("Name").fill("no-script sync");
   await page.getByLabel("Role").selectOption("staff");
