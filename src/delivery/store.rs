@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use crate::store::{batch, with_pool, with_tx, Db, Tx};
+use crate::store::{batch, with_pool, with_tx, Backend, Db, Tx};
 use crate::Result;
 
 #[derive(Debug, Clone, FromRow)]
@@ -126,21 +126,19 @@ pub struct DeliveryUpdate<'a> {
 }
 
 pub async fn insert(tx: &mut Tx, rows: &[NewDeliveryRow<'_>]) -> Result<()> {
-    let backend = tx.backend();
     for chunk in batch::chunks(rows) {
         let sql = format!(
             "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, max_attempts, created_at,
                 updated_at, next_retry_at, status, attempt) SELECT column1, column2, column3, column4, column5,
                 column6, column6, column6, 'pending', 0 FROM (VALUES {}) AS v",
-            batch::values(backend, chunk.len(), 6)
+            batch::values(Backend::Sqlite, chunk.len(), 6)
         );
-        with_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+        tx.write(&sql, |b| {
             for d in chunk {
-                q = q.bind(d.id).bind(d.webhook_id).bind(d.event_id).bind(d.event).bind(d.max_attempts).bind(d.created_at);
+                b.text(d.id).text(d.webhook_id).text(d.event_id).text(d.event).bind(d.max_attempts).bind(d.created_at);
             }
-            q.execute(&mut **conn).await.map(|_| ())
-        })?;
+        })
+        .await?;
     }
     Ok(())
 }
@@ -152,22 +150,23 @@ pub async fn record(
     updates: &[DeliveryUpdate<'_>],
     now: i64,
 ) -> Result<()> {
-    let backend = tx.backend();
     for chunk in batch::chunks(attempts) {
         let sql = format!(
             "INSERT INTO delivery_attempts (id, delivery_id, webhook_id, attempt, started_at, duration_ms, status_code,
                 request_headers, response_body, response_body_lossy, error_class, error_message) VALUES {}",
-            batch::values(backend, chunk.len(), 12)
+            batch::values(Backend::Sqlite, chunk.len(), 12)
         );
-        with_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+        tx.write(&sql, |b| {
             for a in chunk {
-                q = q.bind(crate::ids::new_id("att")).bind(a.delivery_id).bind(a.webhook_id).bind(a.attempt)
-                    .bind(a.started_at).bind(a.duration_ms).bind(a.status_code).bind(&a.request_headers)
-                    .bind(a.response_body).bind(a.response_body_lossy).bind(a.error_class).bind(a.error_message);
+                b.bind(crate::ids::new_id("att")).text(a.delivery_id).text(a.webhook_id).bind(a.attempt);
+                b.bind(a.started_at).bind(a.duration_ms).bind(a.status_code).text(&a.request_headers);
+                b.opt_text(a.response_body)
+                    .bind(a.response_body_lossy)
+                    .opt_text(a.error_class)
+                    .opt_text(a.error_message);
             }
-            q.execute(&mut **conn).await.map(|_| ())
-        })?;
+        })
+        .await?;
     }
     // VALUES columns are named column1, column2, … on both databases.
     for chunk in batch::chunks(updates) {
@@ -176,16 +175,15 @@ pub async fn record(
                 error_message = v.column5, attempt = v.column6, delivered_at = v.column7, next_retry_at = v.column8,
                 updated_at = v.column9
              FROM (VALUES {}) AS v WHERE webhook_deliveries.id = v.column1",
-            batch::values(backend, chunk.len(), 9)
+            batch::values(Backend::Sqlite, chunk.len(), 9)
         );
-        with_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+        tx.write(&sql, |b| {
             for u in chunk {
-                q = q.bind(u.id).bind(u.status).bind(u.status_code).bind(u.response).bind(u.error_message)
-                    .bind(u.attempt).bind(u.delivered_at).bind(u.next_retry_at).bind(now);
+                b.text(u.id).text(u.status).bind(u.status_code).opt_text(u.response).opt_text(u.error_message);
+                b.bind(u.attempt).bind(u.delivered_at).bind(u.next_retry_at).bind(now);
             }
-            q.execute(&mut **conn).await.map(|_| ())
-        })?;
+        })
+        .await?;
     }
     Ok(())
 }

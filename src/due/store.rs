@@ -82,22 +82,20 @@ pub struct ClaimRequest<'a> {
 
 /// Adds rows (multi-row statements).
 pub async fn insert(tx: &mut Tx, rows: &[NewDue<'_>], now: i64) -> Result<()> {
-    let backend = tx.backend();
     for chunk in batch::chunks(rows) {
         let sql = format!(
             "INSERT INTO due_work (id, kind, subject_id, partition_key, available_at, lease_owner, fence, attempts, created_at)
              VALUES {}",
-            batch::values(backend, chunk.len(), 9)
+            batch::values(Backend::Sqlite, chunk.len(), 9)
         );
-        with_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+        tx.write(&sql, |b| {
             for r in chunk {
                 let claimed = i64::from(r.lease_owner.is_some());
-                q = q.bind(r.id).bind(r.kind).bind(r.subject_id).bind(r.partition_key).bind(r.available_at)
-                    .bind(r.lease_owner).bind(claimed).bind(claimed).bind(now);
+                b.text(r.id).text(r.kind).text(r.subject_id).text(r.partition_key).bind(r.available_at);
+                b.opt_text(r.lease_owner).bind(claimed).bind(claimed).bind(now);
             }
-            q.execute(&mut **conn).await.map(|_| ())
-        })?;
+        })
+        .await?;
     }
     Ok(())
 }
@@ -164,28 +162,6 @@ fn fenced(backend: Backend, first: usize, n: usize) -> String {
     format!("id IN ({ids}) AND fence = CASE id {} END", whens.join(" "))
 }
 
-fn values_from(backend: Backend, first: usize, rows: usize, cols: usize) -> String {
-    match backend {
-        Backend::Sqlite => batch::values(backend, rows, cols),
-        Backend::Postgres => {
-            let mut n = first;
-            (0..rows)
-                .map(|_| {
-                    let row: Vec<String> = (0..cols)
-                        .map(|_| {
-                            let p = format!("${n}");
-                            n += 1;
-                            p
-                        })
-                        .collect();
-                    format!("({})", row.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    }
-}
-
 /// Whether `owner` still holds `lease`; if so its lease is extended to
 /// `until` (a long piece of work renews as it goes). On PostgreSQL the row is
 /// locked until the transaction ends, so nobody re-queues it meanwhile.
@@ -229,24 +205,23 @@ pub async fn hold_all(tx: &mut Tx, owner: &str, leases: &[&Lease], until: i64) -
 /// leases that matched. A lease missing from the answer was lost. Each row
 /// may appear once (see [`newest_per_row`]).
 pub async fn finish(tx: &mut Tx, owner: &str, leases: &[&Lease]) -> Result<HashSet<Lease>> {
-    let backend = tx.backend();
     let mut matched = HashSet::with_capacity(leases.len());
     for chunk in batch::chunks(leases) {
         let sql = format!(
-            "DELETE FROM due_work WHERE lease_owner = {} AND {} RETURNING id, fence",
-            batch::params(backend, 1, 1),
-            fenced(backend, 2, chunk.len())
+            "DELETE FROM due_work WHERE lease_owner = ? AND {} RETURNING id, fence",
+            fenced(Backend::Sqlite, 2, chunk.len())
         );
-        let rows = with_tx!(tx, conn => {
-            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(owner);
-            for l in chunk {
-                q = q.bind(&l.id);
-            }
-            for l in chunk {
-                q = q.bind(&l.id).bind(l.fence);
-            }
-            q.fetch_all(&mut **conn).await
-        })?;
+        let rows: Vec<(String, i64)> = tx
+            .fetch_all(&sql, |b| {
+                b.text(owner);
+                for l in chunk {
+                    b.text(&l.id);
+                }
+                for l in chunk {
+                    b.text(&l.id).bind(l.fence);
+                }
+            })
+            .await?;
         matched.extend(rows.into_iter().map(|(id, fence)| Lease { id, fence }));
     }
     Ok(matched)
@@ -270,25 +245,24 @@ pub fn newest_per_row<'a>(leases: impl IntoIterator<Item = &'a Lease>) -> HashSe
 /// for anyone to claim then, with the attempt count reset (the work went as
 /// planned; it just is not done). Returns the leases that matched.
 pub async fn reschedule(tx: &mut Tx, owner: &str, items: &[(&Lease, i64)]) -> Result<HashSet<Lease>> {
-    let backend = tx.backend();
     let mut matched = HashSet::with_capacity(items.len());
     for chunk in batch::chunks(items) {
         // VALUES columns are named column1, column2, … on both databases.
         let sql = format!(
             "UPDATE due_work SET available_at = v.column3, lease_owner = NULL, attempts = 0, last_error = NULL
              FROM (VALUES {}) AS v
-             WHERE due_work.id = v.column1 AND due_work.fence = v.column2 AND due_work.lease_owner = {}
+             WHERE due_work.id = v.column1 AND due_work.fence = v.column2 AND due_work.lease_owner = ?
              RETURNING due_work.id, due_work.fence",
-            values_from(backend, 1, chunk.len(), 3),
-            batch::params(backend, chunk.len() * 3 + 1, 1)
+            batch::values(Backend::Sqlite, chunk.len(), 3),
         );
-        let rows = with_tx!(tx, conn => {
-            let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
-            for (l, at) in chunk {
-                q = q.bind(&l.id).bind(l.fence).bind(*at);
-            }
-            q.bind(owner).fetch_all(&mut **conn).await
-        })?;
+        let rows: Vec<(String, i64)> = tx
+            .fetch_all(&sql, |b| {
+                for (l, at) in chunk {
+                    b.text(&l.id).bind(l.fence).bind(*at);
+                }
+                b.text(owner);
+            })
+            .await?;
         matched.extend(rows.into_iter().map(|(id, fence)| Lease { id, fence }));
     }
     Ok(matched)

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::catalog;
-use crate::store::{batch, with_pool, with_tx, Db, Tx};
+use crate::store::{batch, with_pool, with_tx, Backend, Db, Tx};
 use crate::webhooks::{Accepted, EventType};
 use crate::Result;
 
@@ -35,21 +35,23 @@ pub struct StoredEvent {
 }
 
 pub async fn insert(tx: &mut Tx, events: &[NewEvent<'_>]) -> Result<()> {
-    let backend = tx.backend();
     for chunk in batch::chunks(events) {
         let sql = format!(
             "INSERT INTO events (id, type, data, body, idempotency_key, deliveries, workflow_executions, created_at,
                 record_id, cause) VALUES {}",
-            batch::values(backend, chunk.len(), 10)
+            batch::values(Backend::Sqlite, chunk.len(), 10)
         );
-        with_tx!(tx, conn => {
-            let mut q = sqlx::query(&sql);
+        tx.write(&sql, |b| {
             for e in chunk {
-                q = q.bind(e.id).bind(e.event_type).bind(e.data).bind(e.body).bind(e.idempotency_key)
-                    .bind(e.deliveries).bind(e.workflow_executions).bind(e.created_at).bind(e.record_id).bind(e.cause);
+                b.text(e.id).text(e.event_type).text(e.data).text(e.body).opt_text(e.idempotency_key);
+                b.bind(e.deliveries)
+                    .bind(e.workflow_executions)
+                    .bind(e.created_at)
+                    .opt_text(e.record_id)
+                    .opt_text(e.cause);
             }
-            q.execute(&mut **conn).await.map(|_| ())
-        })?;
+        })
+        .await?;
     }
     Ok(())
 }

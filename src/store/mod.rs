@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 mod api_keys;
 pub mod batch;
+pub mod script;
 mod sessions;
 pub mod text;
 mod users;
@@ -51,24 +52,88 @@ pub use with_pool;
 /// A transaction on whichever database [`Db`] is. Store functions that must
 /// commit together with others (an event, its deliveries and their due work)
 /// take `&mut Tx`; the caller opens it with [`Db::begin`] and commits it.
+/// On SQLite, writes made through [`Tx::write`] are sent with the next
+/// statement that reads, or with the commit (see [`script`]).
 pub enum Tx {
     /// Holds this process's SQLite write turn until it ends.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    Sqlite(script::SqliteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// Runs `$body` with `$conn` bound to the concrete connection of the
-/// transaction `$tx` (use `&mut **$conn` as the executor).
+/// transaction `$tx` (use `&mut **$conn` as the executor). On SQLite the
+/// writes kept so far are sent first.
 #[macro_export]
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite($conn, _) => $body,
+            $crate::store::Tx::Sqlite(script) => match script.flush().await {
+                Ok($conn) => $body,
+                Err(e) => Err(e.into()),
+            },
             $crate::store::Tx::Postgres($conn) => $body,
         }
     };
 }
 pub use with_tx;
+
+/// Binds the arguments of one statement of [`Tx::write`] or [`Tx::fetch_all`], in order.
+pub struct Binder<'a> {
+    args: BinderArgs<'a>,
+    bound: usize,
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+enum BinderArgs<'a> {
+    Sqlite(&'a mut sqlx::sqlite::SqliteArguments<'static>),
+    Postgres(&'a mut sqlx::postgres::PgArguments),
+}
+
+impl Binder<'_> {
+    /// Binds the next `?` (owned values: on SQLite they wait for the script).
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: sqlx::Encode<'static, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + sqlx::Encode<'static, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send
+            + 'static,
+    {
+        use sqlx::Arguments;
+        let added = match &mut self.args {
+            BinderArgs::Sqlite(a) => a.add(value),
+            BinderArgs::Postgres(a) => a.add(value),
+        };
+        self.bound += 1;
+        if let (Err(e), None) = (added, &self.error) {
+            self.error = Some(e);
+        }
+        self
+    }
+
+    /// Binds text (copied).
+    pub fn text(&mut self, value: &str) -> &mut Self {
+        self.bind(value.to_owned())
+    }
+
+    /// Binds text or NULL (copied).
+    pub fn opt_text(&mut self, value: Option<&str>) -> &mut Self {
+        self.bind(value.map(str::to_owned))
+    }
+
+    fn check(self, sql: &str) -> std::result::Result<(), sqlx::Error> {
+        if let Some(e) = self.error {
+            return Err(sqlx::Error::Encode(e));
+        }
+        let wanted = script::placeholders(sql);
+        if wanted != self.bound {
+            // A miscount would shift every later argument of a SQLite script.
+            return Err(sqlx::Error::Protocol(format!("{wanted} placeholders but {} arguments in {sql}", self.bound)));
+        }
+        Ok(())
+    }
+}
 
 impl Tx {
     pub fn backend(&self) -> Backend {
@@ -78,9 +143,65 @@ impl Tx {
         }
     }
 
+    /// A write whose answer is not needed: `sql` with `?` placeholders, bound
+    /// in order by `bind`. PostgreSQL runs it now; SQLite keeps it for the
+    /// next statement that reads, or the commit. Its errors may therefore
+    /// surface there: callers only pass them on.
+    pub async fn write(&mut self, sql: &str, bind: impl FnOnce(&mut Binder)) -> Result<()> {
+        match self {
+            Tx::Sqlite(s) => {
+                let args = s.keep(sql)?;
+                let mut b = Binder { args: BinderArgs::Sqlite(args), bound: 0, error: None };
+                bind(&mut b);
+                if let Err(e) = b.check(sql) {
+                    s.fail().await;
+                    return Err(e.into());
+                }
+            }
+            Tx::Postgres(tx) => {
+                let mut args = sqlx::postgres::PgArguments::default();
+                let mut b = Binder { args: BinderArgs::Postgres(&mut args), bound: 0, error: None };
+                bind(&mut b);
+                b.check(sql)?;
+                sqlx::query_with(&script::numbered(sql), args).execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of `sql` (`?` placeholders bound in order by `bind`); on
+    /// SQLite sent in one script with the writes kept before it.
+    pub async fn fetch_all<T>(&mut self, sql: &str, bind: impl FnOnce(&mut Binder)) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        Ok(match self {
+            Tx::Sqlite(s) => {
+                let args = s.args()?;
+                let mut b = Binder { args: BinderArgs::Sqlite(args), bound: 0, error: None };
+                bind(&mut b);
+                if let Err(e) = b.check(sql) {
+                    s.fail().await;
+                    return Err(e.into());
+                }
+                s.fetch_all(sql).await?
+            }
+            Tx::Postgres(tx) => {
+                let mut args = sqlx::postgres::PgArguments::default();
+                let mut b = Binder { args: BinderArgs::Postgres(&mut args), bound: 0, error: None };
+                bind(&mut b);
+                b.check(sql)?;
+                sqlx::query_as_with::<_, T, _>(&script::numbered(sql), args).fetch_all(&mut **tx).await?
+            }
+        })
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(tx, _turn) => tx.commit().await?,
+            Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -89,7 +210,7 @@ impl Tx {
     /// Ends the transaction writing nothing (dropping it does the same).
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Sqlite(tx, _turn) => tx.rollback().await?,
+            Tx::Sqlite(tx) => tx.rollback().await?,
             Tx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
@@ -157,10 +278,11 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool, gate) => {
                 let turn = gate.clone().lock_owned().await;
-                // IMMEDIATE takes SQLite's write lock now: a transaction that reads
-                // before it writes cannot then fail because another process (the CLI,
-                // a second instance in a test) wrote in between; it waits its turn.
-                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+                // The script starts with BEGIN IMMEDIATE, which takes SQLite's write
+                // lock at once: a transaction that reads before it writes cannot then
+                // fail because another process (the CLI, a second instance in a test)
+                // wrote in between; it waits its turn.
+                Tx::Sqlite(script::SqliteTx::new(pool.acquire().await?, turn))
             }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })

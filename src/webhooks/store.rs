@@ -203,15 +203,15 @@ pub struct HealthUpdate {
 
 /// Records successes and failures; a failure streak starts at the first failure.
 pub async fn record_health(tx: &mut Tx, webhook_id: &str, h: HealthUpdate, now: i64) -> Result<()> {
-    with_tx!(tx, conn => sqlx::query(
-        "UPDATE webhooks SET
-            last_success_at = CASE WHEN $2 THEN $5 ELSE last_success_at END,
-            last_failure_at = CASE WHEN $3 THEN $5 ELSE last_failure_at END,
-            failing_since = CASE WHEN $4 THEN NULL ELSE COALESCE(failing_since, $5) END
-         WHERE id = $1")
-        .bind(webhook_id).bind(h.any_success).bind(h.any_failure).bind(h.last_succeeded).bind(now)
-        .execute(&mut **conn).await.map(|_| ()))?;
-    Ok(())
+    let sql = "UPDATE webhooks SET
+            last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
+            last_failure_at = CASE WHEN ? THEN ? ELSE last_failure_at END,
+            failing_since = CASE WHEN ? THEN NULL ELSE COALESCE(failing_since, ?) END
+         WHERE id = ?";
+    tx.write(sql, |b| {
+        b.bind(h.any_success).bind(now).bind(h.any_failure).bind(now).bind(h.last_succeeded).bind(now).text(webhook_id);
+    })
+    .await
 }
 
 /// Disables the webhook when it has been failing since `failing_before` or
