@@ -17,8 +17,27 @@ use crate::{Error, Result};
 /// How long a browser session lasts.
 pub const SESSION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
+/// What REST handlers, server functions, the CLI and the workers call.
+/// Cloned for every request and every task, so it is one shared pointer;
+/// changing a field of a clone (`with_clock`, tests) changes that clone only.
 #[derive(Clone)]
-pub struct Services {
+pub struct Services(Arc<ServicesInner>);
+
+impl std::ops::Deref for Services {
+    type Target = ServicesInner;
+    fn deref(&self) -> &ServicesInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Services {
+    fn deref_mut(&mut self) -> &mut ServicesInner {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+#[derive(Clone)]
+pub struct ServicesInner {
     /// This process's name among instances: every lease it takes and every
     /// signal it sends starts with it.
     pub instance: Arc<str>,
@@ -87,7 +106,7 @@ impl Services {
     pub fn with_settings(db: Db, master_key: MasterKey, settings: Settings, targets: TargetPolicy) -> Self {
         let targets = Arc::new(targets);
         let sender = Arc::new(crate::delivery::sender::Sender::new(&settings, targets.clone()));
-        Self {
+        Self(Arc::new(ServicesInner {
             instance: Arc::from(new_id("inst")),
             db,
             clock: Arc::new(SystemClock),
@@ -109,7 +128,7 @@ impl Services {
             api_key_cache: Arc::default(),
             login_throttle: Arc::default(),
             zone: Arc::default(),
-        }
+        }))
     }
 
     /// The practice's timezone (`--timezone`) with its offsets over the

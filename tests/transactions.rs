@@ -8,7 +8,7 @@ use domain::store::{with_pool, Db, Tx};
 use domain::testing::TestDb;
 
 async fn db(t: &TestDb) -> Db {
-    t.services().await.unwrap_or_else(|e| panic!("{}: {e}", t.name)).db
+    t.services().await.unwrap_or_else(|e| panic!("{}: {e}", t.name)).db.clone()
 }
 
 const INSERT: &str =

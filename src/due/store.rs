@@ -481,7 +481,7 @@ mod tests {
     #[tokio::test]
     async fn fenced_writes_use_the_primary_key() {
         let t = crate::testing::TestDb::sqlite().await;
-        let db = t.services().await.unwrap().db;
+        let db = t.services().await.unwrap().db.clone();
         let sql = format!(
             "EXPLAIN QUERY PLAN DELETE FROM due_work WHERE lease_owner = ? AND {}",
             fenced(Backend::Sqlite, 2, 4)

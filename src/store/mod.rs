@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 mod api_keys;
 pub mod batch;
+mod checkpoint;
 pub mod script;
 mod sessions;
 pub mod text;
@@ -241,6 +242,7 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            let opts = checkpoint::tune(opts);
             if let Some(path) = sqlite_path(url) {
                 create_private_file(std::path::Path::new(&path)).map_err(Error::internal)?;
             }
@@ -252,7 +254,9 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            Ok(Db::Sqlite(pool, WriteGate::default()))
+            let gate = WriteGate::default();
+            checkpoint::start(pool.clone(), &gate);
+            Ok(Db::Sqlite(pool, gate))
         } else {
             Err(Error::invalid("databaseUrl", "must start with sqlite:// or postgres://"))
         }

@@ -23,6 +23,14 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqliteArguments};
 use tokio::sync::OwnedMutexGuard;
 
+/// Scripts up to this long are prepared once per connection and kept (sqlx
+/// caches statements by their text); longer ones, the big batches of a busy
+/// moment, are prepared for the one use. A script's text depends on how many
+/// rows each of its statements has, so keeping every shape would keep
+/// hundreds of large prepared programs per connection (memory doubled in the
+/// benchmark) for a parse that a big batch hardly notices.
+const KEEP_PREPARED_UP_TO: usize = 2048;
+
 /// Where a script transaction is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -100,7 +108,10 @@ impl SqliteTx {
         self.usable()?;
         if self.state == State::Idle || !self.script.is_empty() {
             let (sql, args) = self.take_script("");
-            let ran = sqlx::query_with(&sql, args).execute(&mut **self.conn()).await;
+            let ran = sqlx::query_with(&sql, args)
+                .persistent(sql.len() <= KEEP_PREPARED_UP_TO)
+                .execute(&mut **self.conn())
+                .await;
             self.after(ran.map(|_| ())).await?;
         }
         Ok(self.conn())
@@ -115,7 +126,10 @@ impl SqliteTx {
     {
         self.usable()?;
         let (script, args) = self.take_script(sql);
-        let rows = sqlx::query_as_with::<_, T, _>(&script, args).fetch_all(&mut **self.conn()).await;
+        let rows = sqlx::query_as_with::<_, T, _>(&script, args)
+            .persistent(script.len() <= KEEP_PREPARED_UP_TO)
+            .fetch_all(&mut **self.conn())
+            .await;
         match rows {
             Ok(rows) => {
                 self.state = State::Open;
@@ -173,7 +187,8 @@ impl SqliteTx {
             return Ok(());
         }
         let (sql, args) = self.take_script("COMMIT");
-        let ran = sqlx::query_with(&sql, args).execute(&mut **self.conn()).await;
+        let ran =
+            sqlx::query_with(&sql, args).persistent(sql.len() <= KEEP_PREPARED_UP_TO).execute(&mut **self.conn()).await;
         match ran {
             Ok(_) => {
                 self.state = State::Done;

@@ -194,7 +194,7 @@ mod tests {
     #[tokio::test]
     async fn serves_from_memory_until_cleared() {
         let t = TestDb::sqlite().await;
-        let db = t.services().await.unwrap().db;
+        let db = t.services().await.unwrap().db.clone();
         let m = key();
         let cache = WebhookCache::default();
         db.insert_webhook(&sealed_row("wh_a", &m), &["invoice.paid".into()]).await.unwrap();
@@ -217,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn expires_after_the_ttl() {
         let t = TestDb::sqlite().await;
-        let db = t.services().await.unwrap().db;
+        let db = t.services().await.unwrap().db.clone();
         let m = key();
         let cache = WebhookCache::default();
         assert!(cache.subscribers(&db, &m, "invoice.paid").await.unwrap().is_empty());
