@@ -123,6 +123,13 @@ impl Binder<'_> {
         self.bind(value.map(str::to_owned))
     }
 
+    /// Binds one statement's arguments through `bind` and checks them against `sql`.
+    fn fill(args: BinderArgs<'_>, sql: &str, bind: impl FnOnce(&mut Binder)) -> std::result::Result<(), sqlx::Error> {
+        let mut b = Binder { args, bound: 0, error: None };
+        bind(&mut b);
+        b.check(sql)
+    }
+
     fn check(self, sql: &str) -> std::result::Result<(), sqlx::Error> {
         if let Some(e) = self.error {
             return Err(sqlx::Error::Encode(e));
@@ -151,19 +158,14 @@ impl Tx {
     pub async fn write(&mut self, sql: &str, bind: impl FnOnce(&mut Binder)) -> Result<()> {
         match self {
             Tx::Sqlite(s) => {
-                let args = s.keep(sql)?;
-                let mut b = Binder { args: BinderArgs::Sqlite(args), bound: 0, error: None };
-                bind(&mut b);
-                if let Err(e) = b.check(sql) {
+                if let Err(e) = Binder::fill(BinderArgs::Sqlite(s.keep(sql)?), sql, bind) {
                     s.fail().await;
                     return Err(e.into());
                 }
             }
             Tx::Postgres(tx) => {
                 let mut args = sqlx::postgres::PgArguments::default();
-                let mut b = Binder { args: BinderArgs::Postgres(&mut args), bound: 0, error: None };
-                bind(&mut b);
-                b.check(sql)?;
+                Binder::fill(BinderArgs::Postgres(&mut args), sql, bind)?;
                 sqlx::query_with(&script::numbered(sql), args).execute(&mut **tx).await?;
             }
         }
@@ -181,10 +183,7 @@ impl Tx {
     {
         Ok(match self {
             Tx::Sqlite(s) => {
-                let args = s.args()?;
-                let mut b = Binder { args: BinderArgs::Sqlite(args), bound: 0, error: None };
-                bind(&mut b);
-                if let Err(e) = b.check(sql) {
+                if let Err(e) = Binder::fill(BinderArgs::Sqlite(s.args()?), sql, bind) {
                     s.fail().await;
                     return Err(e.into());
                 }
@@ -192,9 +191,7 @@ impl Tx {
             }
             Tx::Postgres(tx) => {
                 let mut args = sqlx::postgres::PgArguments::default();
-                let mut b = Binder { args: BinderArgs::Postgres(&mut args), bound: 0, error: None };
-                bind(&mut b);
-                b.check(sql)?;
+                Binder::fill(BinderArgs::Postgres(&mut args), sql, bind)?;
                 sqlx::query_as_with::<_, T, _>(&script::numbered(sql), args).fetch_all(&mut **tx).await?
             }
         })

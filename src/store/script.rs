@@ -107,18 +107,27 @@ impl SqliteTx {
     pub async fn flush(&mut self) -> Result<&mut PoolConnection<Sqlite>, sqlx::Error> {
         self.usable()?;
         if self.state == State::Idle || !self.script.is_empty() {
-            let (sql, args) = self.take_script("");
-            let ran = sqlx::query_with(&sql, args)
-                .persistent(sql.len() <= KEEP_PREPARED_UP_TO)
-                .execute(&mut **self.conn())
-                .await;
-            self.after(ran.map(|_| ())).await?;
+            self.send("").await?;
         }
         Ok(self.conn())
     }
 
+    /// Sends what is kept followed by `tail`, which needs no answer.
+    async fn send(&mut self, tail: &str) -> Result<(), sqlx::Error> {
+        let (sql, args) = self.take_script(tail);
+        let ran =
+            sqlx::query_with(&sql, args).persistent(sql.len() <= KEEP_PREPARED_UP_TO).execute(&mut **self.conn()).await;
+        match ran {
+            Ok(_) => {
+                self.state = State::Open;
+                Ok(())
+            }
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
     /// Sends what is kept followed by `sql` (`?` placeholders; its arguments
-    /// bound into what `keep` returned) and answers `sql`'s rows: the kept
+    /// bound into what `args` returned) and answers `sql`'s rows: the kept
     /// statements write without `RETURNING`, so every row is `sql`'s.
     pub(super) async fn fetch_all<T>(&mut self, sql: &str) -> Result<Vec<T>, sqlx::Error>
     where
@@ -135,24 +144,15 @@ impl SqliteTx {
                 self.state = State::Open;
                 Ok(rows)
             }
-            Err(e) => self.after(Err(e)).await.map(|_| Vec::new()),
+            Err(e) => Err(self.failed(e).await),
         }
     }
 
-    /// Records how a script went: the transaction is open after a success; a
-    /// failure rolls it back and fails it.
-    async fn after(&mut self, ran: Result<(), sqlx::Error>) -> Result<(), sqlx::Error> {
-        match ran {
-            Ok(()) => {
-                self.state = State::Open;
-                Ok(())
-            }
-            Err(e) => {
-                self.roll_back().await;
-                self.state = State::Failed;
-                Err(e)
-            }
-        }
+    /// A script failed: the transaction is rolled back and refuses everything after.
+    async fn failed(&mut self, e: sqlx::Error) -> sqlx::Error {
+        self.roll_back().await;
+        self.state = State::Failed;
+        e
     }
 
     /// Ends the transaction with nothing written; "no transaction is active"
@@ -186,21 +186,9 @@ impl SqliteTx {
             self.state = State::Done;
             return Ok(());
         }
-        let (sql, args) = self.take_script("COMMIT");
-        let ran =
-            sqlx::query_with(&sql, args).persistent(sql.len() <= KEEP_PREPARED_UP_TO).execute(&mut **self.conn()).await;
-        match ran {
-            Ok(_) => {
-                self.state = State::Done;
-                Ok(())
-            }
-            Err(e) => {
-                self.state = State::Open;
-                self.roll_back().await;
-                self.state = State::Failed;
-                Err(e)
-            }
-        }
+        self.send("COMMIT").await?;
+        self.state = State::Done;
+        Ok(())
     }
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
