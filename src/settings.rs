@@ -37,7 +37,8 @@ pub struct WorkerSettings {
     pub per_endpoint: usize,
     /// Due items claimed per query.
     pub claim_batch: i64,
-    /// How long a claim is held; must exceed the request timeout.
+    /// How long a claim is held; must exceed twice the request timeout (an
+    /// attempt may wait for one round of its endpoint's requests, then make its own).
     pub lease_ms: i64,
     /// The longest an idle worker sleeps before looking again.
     pub idle_poll_ms: u64,

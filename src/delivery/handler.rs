@@ -2,9 +2,10 @@
 //! rows to, and the receiving end of the hot path from ingest.
 //!
 //! Invariants:
-//! - An endpoint never has more than `per_endpoint` attempts in flight, and
-//!   endpoints at the cap are skipped when claiming, so a slow or dead
-//!   endpoint cannot occupy the slots that healthy endpoints need.
+//! - An endpoint never has more than `per_endpoint` attempts in flight, nor
+//!   more than its hand (see `dispatch`) of deliveries in this worker, and
+//!   endpoints whose hand is full are skipped when claiming, so a slow or
+//!   dead endpoint cannot occupy the slots that healthy endpoints need.
 //! - Every claimed row either gets an attempt and a recorded outcome, or is
 //!   given back (fenced) at once: claims that find no slot, rows whose
 //!   delivery is gone, and hot deliveries not yet started at shutdown.
@@ -225,7 +226,9 @@ fn spawn_attempt(s: &Services, d: &Arc<Dispatcher>, job: Job, done: &mpsc::Unbou
     let (services, dispatcher, done) = (s.clone(), d.clone(), done.clone());
     tokio::spawn(async move {
         let partition = job.webhook_id.clone();
+        let request = dispatcher.request_slot(&partition).await;
         let completion = attempt(&services, job).await;
+        drop(request);
         dispatcher.request_done(&partition);
         if done.send(completion).is_err() {
             // The writer is gone (shutting down): the lease expires and the row is claimed again.

@@ -165,8 +165,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let timezone = domain::settings::parse_timezone(&args.timezone).map_err(|e| format!("--timezone: {e}"))?;
     let defaults = domain::settings::Settings::default();
     let request_timeout = std::time::Duration::from_secs(args.request_timeout.clamp(1, 300));
-    // A lease must outlive the longest attempt, or a slow request could be sent twice at once.
-    let lease_ms = (args.lease_seconds * 1000).max(request_timeout.as_millis() as i64 + 1000);
+    // A lease must outlive the longest attempt and its wait for a request slot
+    // (one round of the endpoint's requests, see delivery::dispatch), or a
+    // slow request could be sent twice at once.
+    let lease_ms = (args.lease_seconds * 1000).max(2 * request_timeout.as_millis() as i64 + 1000);
     let settings = domain::settings::Settings {
         retention_days: args.retention_days,
         connect_timeout: std::time::Duration::from_secs(args.connect_timeout.clamp(1, 60)).min(request_timeout),
