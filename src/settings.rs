@@ -31,9 +31,11 @@ pub struct Settings {
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    /// Attempts in flight at once, over all endpoints.
+    /// Deliveries this worker holds at once, over all endpoints: from the hot
+    /// path's reservation or the claim until the outcome is committed. Each
+    /// busy endpoint may hold twice `per_endpoint` of them.
     pub concurrency: usize,
-    /// Attempts in flight at once to one webhook, so a slow endpoint cannot take every slot.
+    /// Requests in flight at once to one webhook, so a slow endpoint cannot take every slot.
     pub per_endpoint: usize,
     /// Due items claimed per query.
     pub claim_batch: i64,
@@ -66,7 +68,7 @@ impl Default for Settings {
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        WorkerSettings { concurrency: 512, per_endpoint: 64, claim_batch: 256, lease_ms: 60_000, idle_poll_ms: 1_000 }
+        WorkerSettings { concurrency: 2048, per_endpoint: 64, claim_batch: 256, lease_ms: 60_000, idle_poll_ms: 1_000 }
     }
 }
 

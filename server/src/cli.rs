@@ -93,8 +93,8 @@ pub struct ServeArgs {
     /// How long a worker's claim on a delivery lasts before another instance may take it over.
     #[arg(long, env = "PURPLE_CROSS_LEASE_SECONDS", default_value_t = 60)]
     pub lease_seconds: i64,
-    /// Delivery attempts under way or awaiting their record, in all.
-    #[arg(long, env = "PURPLE_CROSS_CONCURRENCY", default_value_t = 512)]
+    /// Deliveries held at once, in all: from ingest or the claim until the outcome is recorded.
+    #[arg(long, env = "PURPLE_CROSS_CONCURRENCY", default_value_t = 2048)]
     pub concurrency: usize,
     /// Requests in flight at once to one webhook.
     #[arg(long, env = "PURPLE_CROSS_PER_ENDPOINT", default_value_t = 64)]
