@@ -1,7 +1,9 @@
-//! Transactions behave the same on both databases, although SQLite's keeps
-//! its writes and sends them as one script (`store::script`): a transaction
-//! reads its own writes, a failure at the commit writes nothing and leaves
-//! no connection inside a transaction, a dropped one writes nothing, and a
+//! Transactions behave the same on both databases, although each keeps its
+//! writes and sends them together (SQLite as one script, `store::script`;
+//! PostgreSQL as one statement of chained CTEs, `store::chain`): a
+//! transaction reads its own writes, writes to the same rows apply in order,
+//! foreign keys hold, a failure at the commit writes nothing and leaves no
+//! connection inside a transaction, a dropped one writes nothing, and a
 //! statement bound with the wrong number of arguments is refused.
 
 use domain::store::{with_pool, Db, Tx};
@@ -112,15 +114,74 @@ async fn a_miscounted_statement_is_refused_and_fails_the_transaction(t: TestDb) 
         })
         .await;
     assert!(refused.is_err(), "two placeholders left unbound");
-    if tx.backend() == domain::store::Backend::Sqlite {
-        // The kept script can no longer be trusted: nothing more is taken, nothing commits.
-        assert!(insert(&mut tx, "miscount.after").await.is_err());
-        assert!(tx.commit().await.is_err());
-    } else {
-        // PostgreSQL ran nothing of it; the caller drops the transaction, as `?` does.
-        drop(tx);
-    }
+    // The kept script or chain can no longer be trusted: nothing more is taken, nothing commits.
+    assert!(insert(&mut tx, "miscount.after").await.is_err());
+    assert!(tx.commit().await.is_err());
     assert!(names(&db, "miscount.").await.is_empty());
+}
+
+/// PostgreSQL sends kept writes as one statement whose parts see one
+/// snapshot: a write to a table already in it must go after what came before.
+async fn writes_to_the_same_rows_apply_in_order(t: TestDb) {
+    let db = db(&t).await;
+    let mut tx = db.begin().await.unwrap();
+    insert(&mut tx, "order.row").await.unwrap();
+    for suffix in ["+a", "+b"] {
+        tx.write("UPDATE event_types SET description = description || ? WHERE name = ?", |b| {
+            b.text(suffix).text("order.row");
+        })
+        .await
+        .unwrap();
+    }
+    insert(&mut tx, "order.other").await.unwrap();
+    tx.commit().await.unwrap();
+    let description = with_pool!(&db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT description FROM event_types WHERE name = 'order.row'").fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(description, "test+a+b", "each update saw the insert and the update before it");
+    assert_eq!(names(&db, "order.").await, ["order.other", "order.row"]);
+}
+
+const USER: &str = "INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, 'x', 'staff', 1)";
+const SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, 1, 2)";
+
+/// A row and the rows referring to it may be written together; a reference
+/// to nothing fails the commit and writes nothing, the rows before it included.
+async fn foreign_keys_hold_across_kept_writes(t: TestDb) {
+    let db = db(&t).await;
+    let mut tx = db.begin().await.unwrap();
+    tx.write(USER, |b| {
+        b.text("usr_fk1").text("fk1@example.com");
+    })
+    .await
+    .unwrap();
+    tx.write(SESSION, |b| {
+        b.text("hash_fk1").text("usr_fk1");
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = db.begin().await.unwrap();
+    tx.write(USER, |b| {
+        b.text("usr_fk2").text("fk2@example.com");
+    })
+    .await
+    .unwrap();
+    let failed = match tx
+        .write(SESSION, |b| {
+            b.text("hash_fk2").text("usr_nobody");
+        })
+        .await
+    {
+        Err(e) => e,
+        Ok(()) => tx.commit().await.expect_err("a session of no user must fail the commit"),
+    };
+    assert!(failed.to_string().to_lowercase().contains("foreign key"), "{failed}");
+    let users = with_pool!(&db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT id FROM users WHERE id LIKE 'usr_fk%' ORDER BY id").fetch_all(pool).await)
+    .unwrap();
+    assert_eq!(users, ["usr_fk1"], "nothing of the failed transaction");
 }
 
 domain::per_backend!(
@@ -128,4 +189,6 @@ domain::per_backend!(
     a_failed_commit_writes_nothing_and_leaves_no_transaction_open,
     a_dropped_transaction_writes_nothing,
     a_miscounted_statement_is_refused_and_fails_the_transaction,
+    writes_to_the_same_rows_apply_in_order,
+    foreign_keys_hold_across_kept_writes,
 );

@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 mod api_keys;
 pub mod batch;
+pub mod chain;
 mod checkpoint;
 pub mod script;
 mod sessions;
@@ -53,12 +54,13 @@ pub use with_pool;
 /// A transaction on whichever database [`Db`] is. Store functions that must
 /// commit together with others (an event, its deliveries and their due work)
 /// take `&mut Tx`; the caller opens it with [`Db::begin`] and commits it.
-/// On SQLite, writes made through [`Tx::write`] are sent with the next
-/// statement that reads, or with the commit (see [`script`]).
+/// Writes made through [`Tx::write`] are sent with the next statement that
+/// reads, or with the commit (see [`script`] and [`chain`]).
 pub enum Tx {
     /// Holds this process's SQLite write turn until it ends.
     Sqlite(script::SqliteTx),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// Opens (`BEGIN`) only when it first reads.
+    Postgres(chain::PgTx),
 }
 
 /// Runs `$body` with `$conn` bound to the concrete connection of the
@@ -72,7 +74,10 @@ macro_rules! with_tx {
                 Ok($conn) => $body,
                 Err(e) => Err(e.into()),
             },
-            $crate::store::Tx::Postgres($conn) => $body,
+            $crate::store::Tx::Postgres(chain) => match chain.flush().await {
+                Ok($conn) => $body,
+                Err(e) => Err(e.into()),
+            },
         }
     };
 }
@@ -152,9 +157,10 @@ impl Tx {
     }
 
     /// A write whose answer is not needed: `sql` with `?` placeholders, bound
-    /// in order by `bind`. PostgreSQL runs it now; SQLite keeps it for the
-    /// next statement that reads, or the commit. Its errors may therefore
-    /// surface there: callers only pass them on.
+    /// in order by `bind`. Both databases keep it for the next statement
+    /// that reads, or the commit (SQLite in a script, PostgreSQL in a chain
+    /// of CTEs). Its errors may therefore surface there: callers only pass
+    /// them on.
     pub async fn write(&mut self, sql: &str, bind: impl FnOnce(&mut Binder)) -> Result<()> {
         match self {
             Tx::Sqlite(s) => {
@@ -163,11 +169,21 @@ impl Tx {
                     return Err(e.into());
                 }
             }
-            Tx::Postgres(tx) => {
-                let mut args = sqlx::postgres::PgArguments::default();
-                Binder::fill(BinderArgs::Postgres(&mut args), sql, bind)?;
-                sqlx::query_with(&script::numbered(sql), args).execute(&mut **tx).await?;
-            }
+            Tx::Postgres(pg) => match pg.make_room(sql).await? {
+                Some(args) => {
+                    if let Err(e) = Binder::fill(BinderArgs::Postgres(args), sql, bind) {
+                        pg.fail().await;
+                        return Err(e.into());
+                    }
+                    pg.kept(sql);
+                }
+                None => {
+                    let mut args = sqlx::postgres::PgArguments::default();
+                    Binder::fill(BinderArgs::Postgres(&mut args), sql, bind)?;
+                    let conn = pg.flush().await?;
+                    sqlx::query_with(&script::numbered(sql), args).execute(&mut **conn).await?;
+                }
+            },
         }
         Ok(())
     }
@@ -189,10 +205,11 @@ impl Tx {
                 }
                 s.fetch_all(sql).await?
             }
-            Tx::Postgres(tx) => {
+            Tx::Postgres(pg) => {
                 let mut args = sqlx::postgres::PgArguments::default();
                 Binder::fill(BinderArgs::Postgres(&mut args), sql, bind)?;
-                sqlx::query_as_with::<_, T, _>(&script::numbered(sql), args).fetch_all(&mut **tx).await?
+                let conn = pg.flush().await?;
+                sqlx::query_as_with::<_, T, _>(&script::numbered(sql), args).fetch_all(&mut **conn).await?
             }
         })
     }
@@ -274,7 +291,8 @@ impl Db {
         }
     }
 
-    /// Opens a write transaction (on SQLite, after waiting for this process's write turn).
+    /// Starts a write transaction (on SQLite, after waiting for this process's
+    /// write turn; on PostgreSQL `BEGIN` is sent at its first read, if any).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite(pool, gate) => {
@@ -285,7 +303,7 @@ impl Db {
                 // wrote in between; it waits its turn.
                 Tx::Sqlite(script::SqliteTx::new(pool.acquire().await?, turn))
             }
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(chain::PgTx::new(pool.acquire().await?)),
         })
     }
 

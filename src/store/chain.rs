@@ -1,0 +1,299 @@
+//! PostgreSQL transactions whose writes go as one statement.
+//!
+//! Each statement on PostgreSQL is a round trip to the server, and on a small
+//! machine the wake-ups on both ends cost more than the SQL. So, as on SQLite
+//! (see [`super::script`]), a transaction's writes whose answers nobody needs
+//! ([`super::Tx::write`]) are kept here and sent together: as one statement,
+//! a chain of data-modifying CTEs (`WITH w0 AS (INSERT …), w1 AS (INSERT …)
+//! INSERT …`). A transaction that only writes never opens one: its chain runs
+//! alone, atomic as every statement is, without `BEGIN` and `COMMIT`. Ingest's
+//! transaction is one round trip instead of five.
+//!
+//! Invariants:
+//! - The statements of a chain see one snapshot and run in no set order, so
+//!   a chain holds a table twice only when every statement on it is a plain
+//!   `INSERT` (new rows, no `ON CONFLICT`); any other write to a table already
+//!   in the chain sends the chain first. Foreign keys are checked when the
+//!   whole chain has run, so a row and the rows referring to it may share it.
+//! - A statement that needs an answer, and `with_tx!`, open the transaction
+//!   (`BEGIN`) and send the chain first: a transaction reads its own writes.
+//! - A chain that fails rolls the transaction back, and the transaction
+//!   refuses everything after (nothing half-written can commit); a
+//!   transaction dropped open is rolled back before its connection is given
+//!   back.
+//! - A chain never passes PostgreSQL's 65,535 arguments per statement: a
+//!   write that would sends the chain first.
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, Postgres};
+
+use super::script;
+
+/// Chains up to this long are prepared once per connection and kept (sqlx
+/// caches statements by their text); longer ones, whose shapes vary with the
+/// batch, are prepared for the one use.
+const KEEP_PREPARED_UP_TO: usize = 2048;
+
+/// PostgreSQL's limit of arguments in one statement.
+const MAX_ARGUMENTS: usize = 65_535;
+
+/// Where a chain transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing read yet: no transaction is open on the connection.
+    Idle,
+    /// `BEGIN` ran.
+    Open,
+    /// Something failed and the transaction was rolled back.
+    Failed,
+    /// Committed or rolled back.
+    Done,
+}
+
+/// How a kept statement writes its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    table: String,
+    plain_insert: bool,
+}
+
+pub struct PgTx {
+    conn: Option<PoolConnection<Postgres>>,
+    state: State,
+    statements: Vec<String>,
+    targets: Vec<Target>,
+    args: PgArguments,
+    arguments: usize,
+}
+
+impl PgTx {
+    pub(super) fn new(conn: PoolConnection<Postgres>) -> Self {
+        PgTx {
+            conn: Some(conn),
+            state: State::Idle,
+            statements: Vec::new(),
+            targets: Vec::new(),
+            args: PgArguments::default(),
+            arguments: 0,
+        }
+    }
+
+    fn usable(&self) -> Result<(), sqlx::Error> {
+        match self.state {
+            State::Idle | State::Open => Ok(()),
+            State::Failed => Err(sqlx::Error::Protocol("the transaction failed and was rolled back".into())),
+            State::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
+        }
+    }
+
+    fn conn(&mut self) -> &mut PoolConnection<Postgres> {
+        self.conn.as_mut().expect("the connection is held until the transaction is dropped")
+    }
+
+    /// Gets the chain ready for `sql`: sends it first when `sql` may not
+    /// join it. Returns where to bind `sql`'s arguments (then call
+    /// [`PgTx::kept`]), or `None` when `sql` must run on its own.
+    pub(super) async fn make_room(&mut self, sql: &str) -> Result<Option<&mut PgArguments>, sqlx::Error> {
+        self.usable()?;
+        let target = target(sql);
+        let joins = target.as_ref().is_some_and(|t| {
+            self.arguments + script::placeholders(sql) <= MAX_ARGUMENTS
+                && self.targets.iter().all(|k| k.table != t.table || (k.plain_insert && t.plain_insert))
+        });
+        if !joins && !self.statements.is_empty() {
+            self.flush().await?;
+        }
+        Ok(target.is_some().then_some(&mut self.args))
+    }
+
+    /// `sql`'s arguments are bound (after [`PgTx::make_room`]): it joins the chain.
+    pub(super) fn kept(&mut self, sql: &str) {
+        if let Some(t) = target(sql) {
+            self.arguments += script::placeholders(sql);
+            self.statements.push(sql.to_string());
+            self.targets.push(t);
+        }
+    }
+
+    /// Opens the transaction, sends the chain, and gives the connection for
+    /// a statement of the caller's own.
+    pub async fn flush(&mut self) -> Result<&mut PoolConnection<Postgres>, sqlx::Error> {
+        self.usable()?;
+        if self.state == State::Idle {
+            if let Err(e) = sqlx::query("BEGIN").execute(&mut **self.conn()).await {
+                return Err(self.failed(e).await);
+            }
+            self.state = State::Open;
+        }
+        if !self.statements.is_empty() {
+            let (sql, args) = self.take_chain();
+            let ran = sqlx::query_with(&sql, args)
+                .persistent(sql.len() <= KEEP_PREPARED_UP_TO)
+                .execute(&mut **self.conn())
+                .await;
+            if let Err(e) = ran {
+                return Err(self.failed(e).await);
+            }
+        }
+        Ok(self.conn())
+    }
+
+    /// The chain as one statement (`$n` placeholders) with its arguments; empties the chain.
+    fn take_chain(&mut self) -> (String, PgArguments) {
+        let sql = script::numbered(&chained(&std::mem::take(&mut self.statements)));
+        self.targets.clear();
+        self.arguments = 0;
+        (sql, std::mem::take(&mut self.args))
+    }
+
+    /// Something failed: the transaction is rolled back and refuses everything after.
+    async fn failed(&mut self, e: sqlx::Error) -> sqlx::Error {
+        self.fail().await;
+        e
+    }
+
+    /// Ends the transaction with nothing written; nothing of it may be sent any more.
+    pub(super) async fn fail(&mut self) {
+        if self.state == State::Open {
+            self.roll_back().await;
+        }
+        self.statements.clear();
+        self.targets.clear();
+        self.args = PgArguments::default();
+        self.arguments = 0;
+        self.state = State::Failed;
+    }
+
+    async fn roll_back(&mut self) {
+        if sqlx::query("ROLLBACK").execute(&mut **self.conn()).await.is_err() {
+            // Whatever state the connection is in, it must not serve anyone else.
+            self.conn().close_on_drop();
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.usable()?;
+        if self.state == State::Idle {
+            if !self.statements.is_empty() {
+                // Never opened: the chain alone is the transaction, atomic as any statement.
+                let (sql, args) = self.take_chain();
+                let ran = sqlx::query_with(&sql, args)
+                    .persistent(sql.len() <= KEEP_PREPARED_UP_TO)
+                    .execute(&mut **self.conn())
+                    .await;
+                if let Err(e) = ran {
+                    return Err(self.failed(e).await);
+                }
+            }
+            self.state = State::Done;
+            return Ok(());
+        }
+        self.flush().await?;
+        if let Err(e) = sqlx::query("COMMIT").execute(&mut **self.conn()).await {
+            return Err(self.failed(e).await);
+        }
+        self.state = State::Done;
+        Ok(())
+    }
+
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        if self.state == State::Open {
+            self.roll_back().await;
+        }
+        self.state = State::Done;
+        Ok(())
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if self.state != State::Open {
+            return;
+        }
+        let Some(mut conn) = self.conn.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            // The connection goes back to the pool only after the rollback.
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            // No runtime to roll back on: closing the connection discards the transaction.
+            Err(_) => conn.close_on_drop(),
+        }
+    }
+}
+
+/// `statements` as one: the last is the main statement, the others CTEs before it.
+fn chained(statements: &[String]) -> String {
+    match statements {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => {
+            let mut sql = String::from("WITH ");
+            for (i, s) in init.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(",\n");
+                }
+                sql.push_str(&format!("w{i} AS ({s})"));
+            }
+            sql.push('\n');
+            sql.push_str(last);
+            sql
+        }
+    }
+}
+
+/// The table `sql` writes and whether it only adds rows; `None` when `sql`
+/// is not a single `INSERT`, `UPDATE` or `DELETE` this can read.
+fn target(sql: &str) -> Option<Target> {
+    let mut words = sql.split_whitespace();
+    let verb = words.next()?.to_ascii_uppercase();
+    let table = match verb.as_str() {
+        "INSERT" | "DELETE" => {
+            let _into_or_from = words.next()?;
+            words.next()?
+        }
+        "UPDATE" => words.next()?,
+        _ => return None,
+    };
+    let table = table.split('(').next()?.trim();
+    if table.is_empty() || sql.trim_end().ends_with(';') || sql.to_ascii_uppercase().contains("RETURNING") {
+        return None;
+    }
+    let plain_insert = verb == "INSERT" && !sql.to_ascii_uppercase().contains("ON CONFLICT");
+    Some(Target { table: table.to_ascii_lowercase(), plain_insert })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_chain_as_ctes_before_the_last() {
+        assert_eq!(chained(&["INSERT INTO a VALUES (?)".into()]), "INSERT INTO a VALUES (?)");
+        assert_eq!(
+            script::numbered(&chained(&[
+                "INSERT INTO a VALUES (?)".into(),
+                "INSERT INTO b VALUES (?, ?)".into(),
+                "UPDATE c SET x = ? WHERE id = ?".into(),
+            ])),
+            "WITH w0 AS (INSERT INTO a VALUES ($1)),\nw1 AS (INSERT INTO b VALUES ($2, $3))\nUPDATE c SET x = $4 WHERE id = $5"
+        );
+    }
+
+    #[test]
+    fn targets_name_the_table_and_whether_rows_are_only_added() {
+        let t = |table: &str, plain_insert| Some(Target { table: table.into(), plain_insert });
+        assert_eq!(target("INSERT INTO events (id, type) VALUES (?, ?)"), t("events", true));
+        assert_eq!(target("insert into due_work(id) VALUES (?)"), t("due_work", true));
+        assert_eq!(target("INSERT INTO x (id) VALUES (?) ON CONFLICT (id) DO NOTHING"), t("x", false));
+        assert_eq!(target("UPDATE webhooks SET a = ? WHERE id = ?"), t("webhooks", false));
+        assert_eq!(target("DELETE FROM due_work WHERE id = ?"), t("due_work", false));
+        assert_eq!(target("SELECT 1"), None);
+        assert_eq!(target("DELETE FROM due_work WHERE id = ? RETURNING id"), None);
+        assert_eq!(target("WITH x AS (SELECT 1) INSERT INTO a SELECT * FROM x"), None);
+    }
+}
