@@ -235,6 +235,33 @@ async fn a_hanging_receiver_does_not_delay_a_healthy_one(db: TestDb) {
     h.shutdown().await;
 }
 
+/// A delivery waiting at its endpoint's gate when the worker stops is not
+/// sent: its row goes back to the queue, due at once, for the next worker.
+async fn deliveries_waiting_at_the_gate_are_given_back_at_shutdown(db: TestDb) {
+    let mut settings = test_settings();
+    settings.worker.per_endpoint = 1;
+    let h = Harness::new(&db, settings, None).await;
+    let rx = Receiver::start(vec![Reply::Hang(Duration::from_millis(1500))]).await;
+    let w = h.services.create_webhook(&admin(), input("Slow", &rx.url, &["patient.created"])).await.unwrap();
+    for i in 0..2 {
+        h.services.publish(&admin(), event("patient.created", json!({"id": format!("p{i}")})), None).await.unwrap();
+    }
+    assert_eq!(rx.wait_for_hits(1, Duration::from_secs(5)).await.len(), 1, "{}", db.name);
+    let s = h.services.clone();
+    let page = s.list_deliveries(&admin(), Some(&w.id), &ListQuery::default()).await.unwrap();
+    h.shutdown().await;
+    assert_eq!(rx.hits().len(), 1, "{}: nothing new is sent once the worker stops", db.name);
+    let after = db.services().await.unwrap();
+    let mut rows = Vec::new();
+    for d in &page.data {
+        rows.push(after.db.due_row(kinds::DELIVERY, &d.id).await.unwrap());
+    }
+    let waiting: Vec<_> = rows.into_iter().flatten().collect();
+    assert_eq!(waiting.len(), 1, "{}: the one not sent is still due: {waiting:?}", db.name);
+    assert_eq!(waiting[0].lease_owner, None, "{}: given back, not left leased", db.name);
+    assert!(waiting[0].available_at <= after.now_ms(), "{}: due at once", db.name);
+}
+
 #[tokio::test]
 async fn ssrf_targets_are_refused_unless_allowed() {
     let db = TestDb::sqlite().await;
@@ -542,6 +569,7 @@ domain::per_backend!(
     signed_delivery_reaches_a_verifying_receiver,
     a_500_then_200_delivers_once_more_with_the_same_webhook_id,
     a_hanging_receiver_does_not_delay_a_healthy_one,
+    deliveries_waiting_at_the_gate_are_given_back_at_shutdown,
     ingest_is_idempotent_and_validates,
     gone_disables_and_notifies_and_filters_select_events,
     test_send_manual_retry_recover_and_secret_rotation,

@@ -82,6 +82,8 @@ pub struct Dispatcher {
     /// Signalled whenever slots are given back (the due-work runner waits on it).
     slot_freed: Arc<Notify>,
     hot: mpsc::UnboundedSender<Vec<HotDelivery>>,
+    /// The worker is stopping: deliveries still waiting at a gate are given back, not sent.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Where ingest finds the running worker's dispatcher (none while no worker runs here).
@@ -106,6 +108,7 @@ impl Dispatcher {
             slots: Mutex::default(),
             slot_freed,
             hot,
+            stopping: Default::default(),
         };
         (Arc::new(d), rx)
     }
@@ -174,6 +177,15 @@ impl Dispatcher {
         let s = self.slots.lock().expect("slots lock");
         let full = s.by_endpoint.iter().filter(|(_, e)| e.in_hand >= self.hand).map(|(k, _)| k.clone()).collect();
         (self.concurrency.saturating_sub(s.total), full)
+    }
+
+    /// From now on, deliveries that pass their gate are given back instead of sent.
+    pub fn stop_sending(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn sending(&self) -> bool {
+        !self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn in_flight(&self) -> usize {

@@ -98,6 +98,7 @@ impl Handler for DeliveryHandler {
             // Ingest stops handing work here; what was handed but not started goes back to the queue.
             *s.dispatcher.lock().expect("dispatcher slot") = None;
             let _ = self.stop_hot.send(true);
+            self.dispatcher.stop_sending();
             let tasks = self.tasks.lock().expect("tasks lock").take();
             let Some((hot_task, completer)) = tasks else { return };
             let unsent = hot_task.await.unwrap_or_default();
@@ -108,7 +109,8 @@ impl Handler for DeliveryHandler {
                 }
                 self.dispatcher.release(unsent.iter().map(|h| h.webhook_id.as_str()));
             }
-            // Let attempts in flight finish (bounded by the request timeout).
+            // Let attempts in flight finish (bounded by the request timeout: those
+            // still waiting at their endpoint's gate give their rows back instead).
             let deadline = Instant::now() + s.settings.request_timeout + Duration::from_secs(1);
             while self.dispatcher.in_flight() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -226,13 +228,38 @@ fn spawn_attempt(s: &Services, d: &Arc<Dispatcher>, job: Job, done: &mpsc::Unbou
     let (services, dispatcher, done) = (s.clone(), d.clone(), done.clone());
     tokio::spawn(async move {
         let partition = job.webhook_id.clone();
+        let mut unwinding =
+            GiveBackOnPanic { dispatcher: dispatcher.clone(), endpoint: partition.clone(), armed: true };
         let request = dispatcher.request_slot(&partition).await;
-        let completion = attempt(&services, job).await;
+        let completion = if dispatcher.sending() {
+            attempt(&services, job).await
+        } else {
+            // Stopping: no new request; the row is due again at once, for whoever runs next.
+            Completion::Deferred { lease: job.lease, delivery_id: job.id, at: services.now_ms() }
+        };
         drop(request);
+        unwinding.armed = false;
         dispatcher.request_done(&partition);
         if done.send(completion).is_err() {
             // The writer is gone (shutting down): the lease expires and the row is claimed again.
             dispatcher.committed(1);
         }
     });
+}
+
+/// An attempt that panicked gives its places in the hand and in all back
+/// (its lease runs out and the row is claimed again); without this they
+/// would stay taken for good.
+struct GiveBackOnPanic {
+    dispatcher: Arc<Dispatcher>,
+    endpoint: String,
+    armed: bool,
+}
+
+impl Drop for GiveBackOnPanic {
+    fn drop(&mut self) {
+        if self.armed {
+            self.dispatcher.release([self.endpoint.as_str()]);
+        }
+    }
 }

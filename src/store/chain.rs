@@ -15,6 +15,10 @@
 //!   `INSERT` (new rows, no `ON CONFLICT`); any other write to a table already
 //!   in the chain sends the chain first. Foreign keys are checked when the
 //!   whole chain has run, so a row and the rows referring to it may share it.
+//!   What this cannot see is a statement that *reads* another table of the
+//!   chain (`INSERT … SELECT`, a subquery): it would read the snapshot from
+//!   before the chain. `Tx::write` statements must not (none do: they are
+//!   `VALUES` inserts and updates by id); use `with_tx!` for those.
 //! - A statement that needs an answer, and `with_tx!`, open the transaction
 //!   (`BEGIN`) and send the chain first: a transaction reads its own writes.
 //! - A chain that fails rolls the transaction back, and the transaction
@@ -120,10 +124,12 @@ impl PgTx {
     pub async fn flush(&mut self) -> Result<&mut PoolConnection<Postgres>, sqlx::Error> {
         self.usable()?;
         if self.state == State::Idle {
+            // Open from the moment `BEGIN` may run: if the caller's future is dropped
+            // while it runs, `Drop` must still roll back (a stray ROLLBACK only warns).
+            self.state = State::Open;
             if let Err(e) = sqlx::query("BEGIN").execute(&mut **self.conn()).await {
                 return Err(self.failed(e).await);
             }
-            self.state = State::Open;
         }
         if !self.statements.is_empty() {
             let (sql, args) = self.take_chain();
@@ -263,7 +269,9 @@ fn target(sql: &str) -> Option<Target> {
     if table.is_empty() || sql.trim_end().ends_with(';') || sql.to_ascii_uppercase().contains("RETURNING") {
         return None;
     }
-    let plain_insert = verb == "INSERT" && !sql.to_ascii_uppercase().contains("ON CONFLICT");
+    let words: Vec<String> = sql.split_whitespace().map(str::to_ascii_uppercase).collect();
+    let on_conflict = words.windows(2).any(|w| w[0] == "ON" && w[1].starts_with("CONFLICT"));
+    let plain_insert = verb == "INSERT" && !on_conflict;
     Some(Target { table: table.to_ascii_lowercase(), plain_insert })
 }
 
@@ -290,6 +298,7 @@ mod tests {
         assert_eq!(target("INSERT INTO events (id, type) VALUES (?, ?)"), t("events", true));
         assert_eq!(target("insert into due_work(id) VALUES (?)"), t("due_work", true));
         assert_eq!(target("INSERT INTO x (id) VALUES (?) ON CONFLICT (id) DO NOTHING"), t("x", false));
+        assert_eq!(target("INSERT INTO x (id) VALUES (?)\n  ON\n CONFLICT(id) DO NOTHING"), t("x", false));
         assert_eq!(target("UPDATE webhooks SET a = ? WHERE id = ?"), t("webhooks", false));
         assert_eq!(target("DELETE FROM due_work WHERE id = ?"), t("due_work", false));
         assert_eq!(target("SELECT 1"), None);

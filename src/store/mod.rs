@@ -179,7 +179,10 @@ impl Tx {
                 }
                 None => {
                     let mut args = sqlx::postgres::PgArguments::default();
-                    Binder::fill(BinderArgs::Postgres(&mut args), sql, bind)?;
+                    if let Err(e) = Binder::fill(BinderArgs::Postgres(&mut args), sql, bind) {
+                        pg.fail().await;
+                        return Err(e.into());
+                    }
                     let conn = pg.flush().await?;
                     sqlx::query_with(&script::numbered(sql), args).execute(&mut **conn).await?;
                 }

@@ -92,6 +92,9 @@ impl SqliteTx {
         let mut sql = String::with_capacity(self.script.len() + tail.len() + 20);
         if self.state == State::Idle {
             sql.push_str("BEGIN IMMEDIATE;\n");
+            // Open from the moment the script may run: if the caller's future is
+            // dropped while it runs, `Drop` must still roll back.
+            self.state = State::Open;
         }
         sql.push_str(&std::mem::take(&mut self.script));
         sql.push_str(tail);
