@@ -131,17 +131,23 @@ impl PgTx {
                 return Err(self.failed(e).await);
             }
         }
-        if !self.statements.is_empty() {
-            let (sql, args) = self.take_chain();
-            let ran = sqlx::query_with(&sql, args)
-                .persistent(sql.len() <= KEEP_PREPARED_UP_TO)
-                .execute(&mut **self.conn())
-                .await;
-            if let Err(e) = ran {
-                return Err(self.failed(e).await);
-            }
-        }
+        self.send_chain().await?;
         Ok(self.conn())
+    }
+
+    /// Sends the chain, if any, as one statement (inside the transaction if
+    /// it is open, else as a transaction of its own).
+    async fn send_chain(&mut self) -> Result<(), sqlx::Error> {
+        if self.statements.is_empty() {
+            return Ok(());
+        }
+        let (sql, args) = self.take_chain();
+        let ran =
+            sqlx::query_with(&sql, args).persistent(sql.len() <= KEEP_PREPARED_UP_TO).execute(&mut **self.conn()).await;
+        match ran {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.failed(e).await),
+        }
     }
 
     /// The chain as one statement (`$n` placeholders) with its arguments; empties the chain.
@@ -180,17 +186,8 @@ impl PgTx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         self.usable()?;
         if self.state == State::Idle {
-            if !self.statements.is_empty() {
-                // Never opened: the chain alone is the transaction, atomic as any statement.
-                let (sql, args) = self.take_chain();
-                let ran = sqlx::query_with(&sql, args)
-                    .persistent(sql.len() <= KEEP_PREPARED_UP_TO)
-                    .execute(&mut **self.conn())
-                    .await;
-                if let Err(e) = ran {
-                    return Err(self.failed(e).await);
-                }
-            }
+            // Never opened: the chain alone is the transaction, atomic as any statement.
+            self.send_chain().await?;
             self.state = State::Done;
             return Ok(());
         }
