@@ -31,7 +31,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, Postgres};
 
-use super::script;
+use super::script::{self, roll_back_detached, State};
 
 /// Chains up to this long are prepared once per connection and kept (sqlx
 /// caches statements by their text); longer ones, whose shapes vary with the
@@ -40,19 +40,6 @@ const KEEP_PREPARED_UP_TO: usize = 2048;
 
 /// PostgreSQL's limit of arguments in one statement.
 const MAX_ARGUMENTS: usize = 65_535;
-
-/// Where a chain transaction is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Nothing read yet: no transaction is open on the connection.
-    Idle,
-    /// `BEGIN` ran.
-    Open,
-    /// Something failed and the transaction was rolled back.
-    Failed,
-    /// Committed or rolled back.
-    Done,
-}
 
 /// How a kept statement writes its table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,11 +70,7 @@ impl PgTx {
     }
 
     fn usable(&self) -> Result<(), sqlx::Error> {
-        match self.state {
-            State::Idle | State::Open => Ok(()),
-            State::Failed => Err(sqlx::Error::Protocol("the transaction failed and was rolled back".into())),
-            State::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
-        }
+        self.state.usable()
     }
 
     fn conn(&mut self) -> &mut PoolConnection<Postgres> {
@@ -213,18 +196,9 @@ impl Drop for PgTx {
         if self.state != State::Open {
             return;
         }
-        let Some(mut conn) = self.conn.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            // The connection goes back to the pool only after the rollback.
-            Ok(rt) => {
-                rt.spawn(async move {
-                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                        conn.close_on_drop();
-                    }
-                });
-            }
-            // No runtime to roll back on: closing the connection discards the transaction.
-            Err(_) => conn.close_on_drop(),
+        // The connection goes back to the pool only after the rollback.
+        if let Some(conn) = self.conn.take() {
+            roll_back_detached(conn, ());
         }
     }
 }

@@ -31,17 +31,50 @@ use tokio::sync::OwnedMutexGuard;
 /// benchmark) for a parse that a big batch hardly notices.
 const KEEP_PREPARED_UP_TO: usize = 2048;
 
-/// Where a script transaction is.
+/// Where a kept-writes transaction is (SQLite's script, PostgreSQL's chain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Nothing sent yet: the next script starts with `BEGIN IMMEDIATE`.
+pub(super) enum State {
+    /// Nothing sent yet: the next thing sent starts with `BEGIN`.
     Idle,
-    /// `BEGIN IMMEDIATE` ran: the transaction is open on the connection.
+    /// `BEGIN` was sent (or is being sent): the transaction is open on the connection.
     Open,
-    /// A script failed and the transaction was rolled back.
+    /// Something failed and the transaction was rolled back.
     Failed,
     /// Committed or rolled back.
     Done,
+}
+
+impl State {
+    /// Whether the transaction still takes statements.
+    pub(super) fn usable(self) -> Result<(), sqlx::Error> {
+        match self {
+            State::Idle | State::Open => Ok(()),
+            State::Failed => Err(sqlx::Error::Protocol("the transaction failed and was rolled back".into())),
+            State::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
+        }
+    }
+}
+
+/// A transaction dropped open: rolls it back on a task of its own, and only
+/// then gives `conn` back to the pool and drops `hold` (SQLite's write turn).
+/// Without a runtime, closing the connection discards the transaction.
+pub(super) fn roll_back_detached<DB>(mut conn: PoolConnection<DB>, hold: impl Send + 'static)
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move {
+                if sqlx::query::<DB>("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    conn.close_on_drop();
+                }
+                drop(hold);
+            });
+        }
+        Err(_) => conn.close_on_drop(),
+    }
 }
 
 pub struct SqliteTx {
@@ -64,11 +97,7 @@ impl SqliteTx {
     }
 
     fn usable(&self) -> Result<(), sqlx::Error> {
-        match self.state {
-            State::Idle | State::Open => Ok(()),
-            State::Failed => Err(sqlx::Error::Protocol("the transaction failed and was rolled back".into())),
-            State::Done => Err(sqlx::Error::Protocol("the transaction has ended".into())),
-        }
+        self.state.usable()
     }
 
     /// Keeps `sql` (`?` placeholders) to send later; its arguments are bound
@@ -208,19 +237,9 @@ impl Drop for SqliteTx {
         if self.state != State::Open {
             return;
         }
-        let (Some(mut conn), turn) = (self.conn.take(), self.turn.take()) else { return };
-        match tokio::runtime::Handle::try_current() {
-            // The connection and the write turn go back only after the rollback.
-            Ok(rt) => {
-                rt.spawn(async move {
-                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                        conn.close_on_drop();
-                    }
-                    drop(turn);
-                });
-            }
-            // No runtime to roll back on: closing the connection discards the transaction.
-            Err(_) => conn.close_on_drop(),
+        // The connection and the write turn go back only after the rollback.
+        if let (Some(conn), turn) = (self.conn.take(), self.turn.take()) {
+            roll_back_detached(conn, turn);
         }
     }
 }
