@@ -462,6 +462,63 @@ async fn the_demo_fills_an_empty_database_and_refuses_a_full_one(db: TestDb) {
     assert_eq!(s.db.record_counts().await.unwrap().into_iter().find(|(e, _)| e == "client").unwrap().1, 40);
 }
 
+/// Each write's transaction reads the subscribers and workflow templates of
+/// its event on its own connection when they are not cached: 64 writers on a
+/// cold cache once held all of PostgreSQL's 16 connections, each waiting for a
+/// second one, until the pool timed out and every request got a 503.
+async fn many_writers_on_a_cold_cache_all_commit(db: TestDb) {
+    let s = bare(&db).await;
+    let hook =
+        serde_json::from_value(json!({"name": "All", "url": "http://127.0.0.1:9/x", "events": ["client.created"]}))
+            .unwrap();
+    // Creating the webhook empties the cache: every writer below misses it at first.
+    s.create_webhook(&admin(), hook).await.unwrap();
+    let writers: Vec<_> = (0..64)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let f = json!({"firstName": format!("C{i}"), "lastName": "Cold", "email": format!("c{i}@example.com")});
+                s.create_record(&staff(), Entity::Client, f, &none()).await
+            })
+        })
+        .collect();
+    for w in writers {
+        let created = tokio::time::timeout(Duration::from_secs(60), w).await.expect("a writer hung").unwrap();
+        assert!(created.is_ok(), "{}: {created:?}", db.name);
+    }
+    let deliveries: i64 = with_pool!(&s.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries")
+        .fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(deliveries, 64, "one delivery per event");
+
+    // Transitions read the records they refer to inside their transaction too.
+    let p = patient(&s, &client(&s).await.id).await;
+    let mut appointments = Vec::new();
+    for i in 0..64 {
+        let f =
+            json!({"patientId": p.id, "vetName": "Dr Shah", "startsAt": format!("2026-12-02T10:{:02}:00Z", i % 60)});
+        appointments.push(s.create_record(&staff(), Entity::Appointment, f, &none()).await.unwrap().id);
+    }
+    let hook = serde_json::from_value(
+        json!({"name": "Done", "url": "http://127.0.0.1:9/x", "events": ["appointment.completed"]}),
+    )
+    .unwrap();
+    s.create_webhook(&admin(), hook).await.unwrap();
+    let writers: Vec<_> = appointments
+        .into_iter()
+        .map(|id| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.transition(&staff(), Entity::Appointment, &id, "complete", TransitionInput::default(), &none()).await
+            })
+        })
+        .collect();
+    for w in writers {
+        let done = tokio::time::timeout(Duration::from_secs(60), w).await.expect("a writer hung").unwrap();
+        assert!(done.is_ok(), "{}: {done:?}", db.name);
+    }
+}
+
 domain::per_backend!(
     the_demo_fills_an_empty_database_and_refuses_a_full_one,
     validation_errors_name_fields_and_write_nothing,
@@ -473,4 +530,5 @@ domain::per_backend!(
     a_runaway_chain_is_refused,
     invoice_overdue_is_emitted_once_across_two_instances,
     lists_filter_and_page_by_keyset,
+    many_writers_on_a_cold_cache_all_commit,
 );

@@ -467,7 +467,8 @@ async fn records_row(rx: &Receiver, db_kind: &'static str, writes: usize) {
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(r.status(), 201);
+                let status = r.status();
+                assert_eq!(status, 201, "{}", r.text().await.unwrap_or_default());
             }
         }));
     }

@@ -140,7 +140,7 @@ impl Services {
                 leased: false,
             })
             .collect();
-        let executions = crate::workflows::triggers::for_event(self, &event_type, &data, &[], now).await?;
+        let executions = crate::workflows::triggers::for_event(self, None, &event_type, &data, &[], now).await?;
         let accepted = Accepted {
             id: event_id.clone(),
             deliveries: deliveries.len() as i64,
@@ -196,11 +196,13 @@ impl Services {
         cause: &[String],
     ) -> Result<Accepted> {
         let now = self.now_ms();
-        let subscribers = self.webhook_cache.subscribers(&self.db, &self.master_key, event_type).await?;
+        // Read on `tx`'s connection: waiting for a second one while holding this one
+        // deadlocks once every connection of the pool is held that way.
+        let subscribers = self.webhook_cache.subscribers_in(tx, &self.master_key, event_type).await?;
         let event_id = new_id("evt");
         let body = request_body(event_type, now, data);
         let data_text = data.to_string();
-        let executions = crate::workflows::triggers::for_event(self, event_type, data, cause, now).await?;
+        let executions = crate::workflows::triggers::for_event(self, Some(tx), event_type, data, cause, now).await?;
         let cause = (!cause.is_empty()).then(|| serde_json::to_string(cause).expect("strings serialise"));
         let targets: Vec<(String, String, &str, i64)> = subscribers
             .iter()

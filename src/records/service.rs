@@ -80,7 +80,8 @@ impl Services {
         fields: Value,
         cause: &Cause,
     ) -> Result<Record> {
-        let (row, record, related) = self.prepare_create(caller, entity, fields, cause).await?;
+        let (row, record, related) =
+            self.prepare_create(&mut Reader::Pool(&self.db), caller, entity, fields, cause).await?;
         let mut tx = self.db.begin().await?;
         let emitted = self.insert_prepared(&mut tx, &row, &record, &related, cause).await?;
         tx.commit().await?;
@@ -97,7 +98,8 @@ impl Services {
         fields: Value,
         cause: &Cause,
     ) -> Result<(Record, Vec<Accepted>)> {
-        let (row, record, related) = self.prepare_create(caller, entity, fields, cause).await?;
+        let (row, record, related) =
+            self.prepare_create(&mut Reader::Tx(&mut *tx), caller, entity, fields, cause).await?;
         let emitted = self.insert_prepared(tx, &row, &record, &related, cause).await?;
         Ok((record, emitted))
     }
@@ -118,6 +120,7 @@ impl Services {
     /// Checks a new record and builds its row, outside any transaction.
     async fn prepare_create(
         &self,
+        reader: &mut Reader<'_>,
         caller: &Principal,
         entity: Entity,
         fields: Value,
@@ -144,7 +147,7 @@ impl Services {
         data::apply_defaults(entity, &mut fields);
         data::compute(entity, &mut fields);
         self.validate_fields(entity, &fields)?;
-        let related = self.related(entity, &fields).await?;
+        let related = self.related(reader, entity, &fields).await?;
         let now = self.now_ms();
         let id = new_id(entity.id_prefix());
         let row = self.row(entity, &id, 1, &fields, &related, now, now, None)?;
@@ -280,7 +283,7 @@ impl Services {
             })?,
         };
         let current = self.live_row(entity, id).await?;
-        let (after, related, changes) = self.patched(entity, &current, patch).await?;
+        let (after, related, changes) = self.patched(&mut Reader::Pool(&self.db), entity, &current, patch).await?;
         self.commit_change(entity, current, version, after, related, Change::Updated, Some(changes), cause).await
     }
 
@@ -305,7 +308,7 @@ impl Services {
             .await?
             .filter(|r| r.entity == entity.as_str() && r.deleted_at.is_none())
             .ok_or(Error::NotFound("record"))?;
-        let (after, related, changes) = self.patched(entity, &current, patch).await?;
+        let (after, related, changes) = self.patched(&mut Reader::Tx(&mut *tx), entity, &current, patch).await?;
         if changes.is_empty() {
             return Ok((to_record(&current)?, Vec::new()));
         }
@@ -326,6 +329,7 @@ impl Services {
     /// A record's fields with `patch` merged in (`null` removes), checked; with its relations and what changed.
     async fn patched(
         &self,
+        reader: &mut Reader<'_>,
         entity: Entity,
         current: &RecordRow,
         patch: Map<String, Value>,
@@ -355,7 +359,7 @@ impl Services {
         v.finish()?;
         data::compute(entity, &mut after);
         self.validate_fields(entity, &after)?;
-        let related = self.related(entity, &after).await?;
+        let related = self.related(reader, entity, &after).await?;
         let changes = data::changes(&before, &after);
         Ok((after, related, changes))
     }
@@ -371,7 +375,7 @@ impl Services {
         let current = self.live_row(entity, id).await?;
         let version = version.unwrap_or(current.version);
         let fields: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
-        let related = self.related_lenient(entity, &fields).await?;
+        let related = self.related_lenient(&mut Reader::Pool(&self.db), entity, &fields).await?;
         self.commit_change(entity, current, version, fields, related, Change::Deleted, None, &Cause::default()).await?;
         Ok(())
     }
@@ -421,7 +425,7 @@ impl Services {
         let mut fields: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
         apply_transition(entity, name, &mut fields, input, &rfc3339(now))?;
         self.validate_fields(entity, &fields)?;
-        let related = self.related_lenient(entity, &fields).await?;
+        let related = self.related_lenient(&mut Reader::Tx(&mut tx), entity, &fields).await?;
         let row = self.row(entity, id, current.version + 1, &fields, &related, current.created_at, now, None)?;
         let record = to_record(&row)?;
         if !store::update(&mut tx, &row, current.version).await? {
@@ -491,27 +495,38 @@ impl Services {
     }
 
     /// Checks the records `fields` point at exist (errors name the field), and loads them.
-    async fn related(&self, entity: Entity, fields: &Map<String, Value>) -> Result<Related> {
+    async fn related(&self, reader: &mut Reader<'_>, entity: Entity, fields: &Map<String, Value>) -> Result<Related> {
         let mut v = Validator::new();
-        let related = self.load_related(entity, fields, &mut v).await?;
+        let related = self.load_related(reader, entity, fields, &mut v).await?;
         v.finish()?;
         Ok(related)
     }
 
     /// As [`Self::related`], for writes that do not change the relations (a transition, a delete).
-    async fn related_lenient(&self, entity: Entity, fields: &Map<String, Value>) -> Result<Related> {
+    async fn related_lenient(
+        &self,
+        reader: &mut Reader<'_>,
+        entity: Entity,
+        fields: &Map<String, Value>,
+    ) -> Result<Related> {
         let mut v = Validator::new();
-        self.load_related(entity, fields, &mut v).await
+        self.load_related(reader, entity, fields, &mut v).await
     }
 
-    async fn load_related(&self, entity: Entity, fields: &Map<String, Value>, v: &mut Validator) -> Result<Related> {
+    async fn load_related(
+        &self,
+        reader: &mut Reader<'_>,
+        entity: Entity,
+        fields: &Map<String, Value>,
+        v: &mut Validator,
+    ) -> Result<Related> {
         let mut rel = Related::default();
         let get = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
         let live =
             |row: Option<RecordRow>, want: Entity| row.filter(|r| r.entity == want.as_str() && r.deleted_at.is_none());
         if let Some(field) = data::client_field(entity) {
             if let Some(cid) = get(field) {
-                match live(self.db.record(&cid).await?, Entity::Client) {
+                match live(reader.record(&cid).await?, Entity::Client) {
                     Some(c) => rel.owner = Some(to_record(&c)?),
                     None => v.push(field, format!("no client {cid} (it may have been deleted)")),
                 }
@@ -520,13 +535,13 @@ impl Services {
         }
         if let Some(field) = data::patient_field(entity) {
             if let Some(pid) = get(field) {
-                match live(self.db.record(&pid).await?, Entity::Patient) {
+                match live(reader.record(&pid).await?, Entity::Patient) {
                     Some(p) => {
                         let patient = to_record(&p)?;
                         rel.client_id = patient.str("ownerId").map(str::to_string);
                         if let Some(oid) = &rel.client_id {
                             rel.owner =
-                                live(self.db.record(oid).await?, Entity::Client).map(|o| to_record(&o)).transpose()?;
+                                live(reader.record(oid).await?, Entity::Client).map(|o| to_record(&o)).transpose()?;
                         }
                         rel.patient = Some(patient);
                     }
@@ -536,8 +551,7 @@ impl Services {
             }
         }
         if let Some(aid) = get("appointmentId") {
-            if !matches!(entity, Entity::Appointment)
-                && live(self.db.record(&aid).await?, Entity::Appointment).is_none()
+            if !matches!(entity, Entity::Appointment) && live(reader.record(&aid).await?, Entity::Appointment).is_none()
             {
                 v.push("appointmentId", format!("no appointment {aid}"));
             }
@@ -780,6 +794,24 @@ pub fn start_of_day(date: chrono::NaiveDate, tz: chrono_tz::Tz) -> Option<i64> {
         chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => Some(t.timestamp_millis()),
         chrono::LocalResult::None => {
             tz.from_local_datetime(&(midnight + chrono::Duration::hours(1))).earliest().map(|t| t.timestamp_millis())
+        }
+    }
+}
+
+/// Where a write reads the records it refers to: the pool before its
+/// transaction begins, or the transaction it runs in (a workflow step's). A
+/// transaction never waits for a second connection: once every connection is
+/// held by one that does, none can go on.
+enum Reader<'a> {
+    Pool(&'a crate::store::Db),
+    Tx(&'a mut crate::store::Tx),
+}
+
+impl Reader<'_> {
+    async fn record(&mut self, id: &str) -> Result<Option<RecordRow>> {
+        match self {
+            Reader::Pool(db) => db.record(id).await,
+            Reader::Tx(tx) => store::get_in(tx, id).await,
         }
     }
 }

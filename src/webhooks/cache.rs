@@ -22,7 +22,7 @@ use super::store::WebhookRow;
 use crate::condition::ConditionGroup;
 use crate::crypto::MasterKey;
 use crate::retry::RetryPolicy;
-use crate::store::Db;
+use crate::store::{Db, Tx};
 use crate::Result;
 
 /// How long another instance's change may go unseen.
@@ -132,6 +132,22 @@ impl WebhookCache {
 
     /// Active webhooks subscribed to `event_type`.
     pub async fn subscribers(&self, db: &Db, master: &MasterKey, event_type: &str) -> Result<Subscribers> {
+        self.subscribers_or_load(master, event_type, db.subscribers(event_type)).await
+    }
+
+    /// [`Self::subscribers`] for a change's transaction `tx`: a miss reads on
+    /// `tx`'s connection, never waiting for a second one.
+    pub async fn subscribers_in(&self, tx: &mut Tx, master: &MasterKey, event_type: &str) -> Result<Subscribers> {
+        self.subscribers_or_load(master, event_type, super::store::subscribers_in(tx, event_type)).await
+    }
+
+    /// The cached entry, or what `load` reads (`load` is only awaited on a miss).
+    async fn subscribers_or_load(
+        &self,
+        master: &MasterKey,
+        event_type: &str,
+        load: impl std::future::Future<Output = Result<Vec<WebhookRow>>>,
+    ) -> Result<Subscribers> {
         let generation = {
             let inner = self.inner.lock().expect("webhook cache lock");
             if let Some((at, subs)) = inner.by_event.get(event_type) {
@@ -141,7 +157,7 @@ impl WebhookCache {
             }
             inner.generation
         };
-        let rows = db.subscribers(event_type).await?;
+        let rows = load.await?;
         let subs: Subscribers =
             Arc::new(rows.into_iter().map(|r| Arc::new(PreparedWebhook::prepare(r, master))).collect());
         let mut inner = self.inner.lock().expect("webhook cache lock");

@@ -174,11 +174,10 @@ impl Db {
 
     /// Active webhooks subscribed to `event_type`.
     pub async fn subscribers(&self, event_type: &str) -> Result<Vec<WebhookRow>> {
-        let cols = WEBHOOK_COLUMNS.split(", ").map(|c| format!("w.{}", c.trim())).collect::<Vec<_>>().join(", ");
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, WebhookRow>(&format!(
-            "SELECT {cols} FROM webhook_events we JOIN webhooks w ON w.id = we.webhook_id
-             WHERE we.event_type = $1 AND w.active"))
-            .bind(event_type).fetch_all(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, WebhookRow>(&crate::store::script::numbered(&subscribers_sql()))
+            .bind(event_type).fetch_all(pool).await)?,
+        )
     }
 
     /// (all, active, failing) webhook counts.
@@ -190,6 +189,24 @@ impl Db {
              FROM webhooks")
             .fetch_one(pool).await)?)
     }
+}
+
+fn subscribers_sql() -> String {
+    let cols = WEBHOOK_COLUMNS.split(", ").map(|c| format!("w.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT {cols} FROM webhook_events we JOIN webhooks w ON w.id = we.webhook_id
+         WHERE we.event_type = ? AND w.active"
+    )
+}
+
+/// [`Db::subscribers`] read on `tx`'s own connection: a transaction that
+/// waited for a second connection could wait forever once every connection
+/// is held by such a transaction.
+pub async fn subscribers_in(tx: &mut Tx, event_type: &str) -> Result<Vec<WebhookRow>> {
+    tx.fetch_all(&subscribers_sql(), |b| {
+        b.text(event_type);
+    })
+    .await
 }
 
 /// What a batch of outcomes says about one webhook's health.

@@ -72,12 +72,31 @@ fn to_wire(s: &Services, t: &TemplateRow) -> WorkflowTemplate {
 impl Services {
     /// Active templates an event of `event_type` starts (cached briefly).
     pub(crate) async fn workflow_templates_for(&self, event_type: &str) -> Result<Arc<Vec<TemplateRow>>> {
+        self.workflow_templates_or_load(event_type, self.db.templates_for_event(event_type)).await
+    }
+
+    /// [`Self::workflow_templates_for`] for a change's transaction `tx`: a
+    /// miss reads on `tx`'s connection, never waiting for a second one.
+    pub(crate) async fn workflow_templates_for_in(
+        &self,
+        tx: &mut crate::store::Tx,
+        event_type: &str,
+    ) -> Result<Arc<Vec<TemplateRow>>> {
+        self.workflow_templates_or_load(event_type, super::store::templates_for_event_in(tx, event_type)).await
+    }
+
+    /// The cached list, or what `load` reads (`load` is only awaited on a miss).
+    async fn workflow_templates_or_load(
+        &self,
+        event_type: &str,
+        load: impl std::future::Future<Output = Result<Vec<TemplateRow>>>,
+    ) -> Result<Arc<Vec<TemplateRow>>> {
         if let Some((at, list)) = self.template_cache.by_event.lock().expect("template cache").get(event_type) {
             if at.elapsed() < TTL {
                 return Ok(list.clone());
             }
         }
-        let list = Arc::new(self.db.templates_for_event(event_type).await?);
+        let list = Arc::new(load.await?);
         self.template_cache
             .by_event
             .lock()

@@ -117,8 +117,10 @@ pub fn matches(template: &TemplateRow, data: &Value) -> bool {
 }
 
 /// The executions an event starts: one per active template it triggers whose conditions pass.
+/// `tx`: the change's transaction when the event is emitted in one (a miss reads on its connection).
 pub async fn for_event(
     s: &Services,
+    tx: Option<&mut Tx>,
     event_type: &str,
     data: &Value,
     cause: &[String],
@@ -128,7 +130,10 @@ pub async fn for_event(
     if cause.len() >= s.settings.max_cause_depth {
         return Ok(Vec::new());
     }
-    let templates = s.workflow_templates_for(event_type).await?;
+    let templates = match tx {
+        Some(tx) => s.workflow_templates_for_in(tx, event_type).await?,
+        None => s.workflow_templates_for(event_type).await?,
+    };
     Ok(templates
         .iter()
         .filter(|t| matches(t, data))

@@ -175,6 +175,19 @@ pub async fn lock_template(tx: &mut Tx, id: &str) -> Result<Option<TemplateRow>>
 }
 
 /// The templates of `ids` that exist, as `tx` sees them.
+fn templates_for_event_sql() -> String {
+    format!("SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE trigger_event = ? AND is_active ORDER BY id")
+}
+
+/// [`Db::templates_for_event`] read on `tx`'s own connection (a change's
+/// transaction never waits for a second connection).
+pub async fn templates_for_event_in(tx: &mut Tx, event_type: &str) -> Result<Vec<TemplateRow>> {
+    tx.fetch_all(&templates_for_event_sql(), |b| {
+        b.text(event_type);
+    })
+    .await
+}
+
 pub async fn templates_in(tx: &mut Tx, ids: &[&str]) -> Result<Vec<TemplateRow>> {
     let backend = tx.backend();
     let mut out = Vec::with_capacity(ids.len());
@@ -258,9 +271,10 @@ impl Db {
 
     /// Active templates an event of `event_type` starts.
     pub async fn templates_for_event(&self, event_type: &str) -> Result<Vec<TemplateRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, TemplateRow>(&format!(
-            "SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE trigger_event = $1 AND is_active ORDER BY id"))
-            .bind(event_type).fetch_all(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, TemplateRow>(&crate::store::script::numbered(&templates_for_event_sql()))
+            .bind(event_type).fetch_all(pool).await)?,
+        )
     }
 
     /// Categories with how many templates each has.
