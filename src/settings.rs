@@ -157,7 +157,7 @@ pub fn local_date(tz: chrono_tz::Tz, ms: i64) -> chrono::NaiveDate {
 pub fn last_days(tz: chrono_tz::Tz, now_ms: i64, days: i64) -> (Vec<String>, i64) {
     let today = local_date(tz, now_ms);
     let first = today - chrono::Days::new(days.max(1) as u64 - 1);
-    let since = crate::records::service::start_of_day(first, tz).unwrap_or(now_ms);
+    let since = crate::records::time::start_of_day(first, tz).unwrap_or(now_ms);
     let names = first.iter_days().take(days.max(1) as usize).map(|d| d.format("%Y-%m-%d").to_string()).collect();
     (names, since)
 }

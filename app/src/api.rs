@@ -225,7 +225,7 @@ pub async fn recover_failed(id: String, since: String, include_missed: bool) -> 
     let (s, p) = services_for_user().await?;
     let date = chrono::NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
         .map_err(|_| ssr::user_error(domain::Error::invalid("since", "pick a date")))?;
-    let ms = domain::records::service::start_of_day(date, s.settings.timezone)
+    let ms = domain::records::time::start_of_day(date, s.settings.timezone)
         .ok_or_else(|| ssr::user_error(domain::Error::invalid("since", "pick a date")))?;
     let requeued = s.recover(&p, &id, ms).await.map_err(ssr::user_error)?;
     let replayed = if include_missed { s.replay_missed(&p, &id, ms).await.map_err(ssr::user_error)? } else { 0 };

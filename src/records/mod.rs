@@ -19,9 +19,12 @@
 
 pub mod data;
 pub mod overdue;
+mod relations;
 pub mod schema;
 pub mod service;
 pub mod store;
+pub mod time;
+pub mod transitions;
 
 pub use wire::records::{Entity, Record, RecordList, RecordQuery, TransitionInput};
 

@@ -12,8 +12,9 @@ use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
 use super::data::{self, Change};
-use super::service::{start_of_day, to_record};
+use super::service::to_record;
 use super::store;
+use super::time::start_of_day;
 use super::{Entity, Record};
 use crate::due::{self, kinds, Claimed, Handler, Room, Runner};
 use crate::ids::new_id;

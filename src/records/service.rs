@@ -1,12 +1,12 @@
 //! Record operations as REST, server functions and workflow actions call them.
 
-use std::collections::{BTreeSet, HashMap};
-
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use wire::records::{DeliveryRef, EntitySchema, RecordEvent};
 
 use super::data::{self, Change};
+use super::relations::{expansions, Reader, Related};
 use super::store::{self, ListFilter, Order, RecordRow, Relation};
+use super::time::parse_time;
 use super::{schema, Cause, Entity, Record, RecordList, RecordQuery, TransitionInput};
 use crate::auth::{Action, Authorize, Principal};
 use crate::clock::rfc3339;
@@ -35,15 +35,6 @@ pub fn to_record(r: &RecordRow) -> Result<Record> {
         updated_at: rfc3339(r.updated_at),
         deleted_at: r.deleted_at.map(rfc3339),
     })
-}
-
-/// The records a record points at, for its columns and its events.
-#[derive(Default)]
-struct Related {
-    client_id: Option<String>,
-    patient_id: Option<String>,
-    patient: Option<Record>,
-    owner: Option<Record>,
 }
 
 impl Services {
@@ -423,7 +414,7 @@ impl Services {
             return Err(stale(current.version));
         }
         let mut fields: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
-        apply_transition(entity, name, &mut fields, input, &rfc3339(now))?;
+        super::transitions::apply_transition(entity, name, &mut fields, input, &rfc3339(now))?;
         self.validate_fields(entity, &fields)?;
         let related = self.related_lenient(&mut Reader::Tx(&mut tx), entity, &fields).await?;
         let row = self.row(entity, id, current.version + 1, &fields, &related, current.created_at, now, None)?;
@@ -492,71 +483,6 @@ impl Services {
             .await?
             .filter(|r| r.entity == entity.as_str() && r.deleted_at.is_none())
             .ok_or(Error::NotFound("record"))
-    }
-
-    /// Checks the records `fields` point at exist (errors name the field), and loads them.
-    async fn related(&self, reader: &mut Reader<'_>, entity: Entity, fields: &Map<String, Value>) -> Result<Related> {
-        let mut v = Validator::new();
-        let related = self.load_related(reader, entity, fields, &mut v).await?;
-        v.finish()?;
-        Ok(related)
-    }
-
-    /// As [`Self::related`], for writes that do not change the relations (a transition, a delete).
-    async fn related_lenient(
-        &self,
-        reader: &mut Reader<'_>,
-        entity: Entity,
-        fields: &Map<String, Value>,
-    ) -> Result<Related> {
-        let mut v = Validator::new();
-        self.load_related(reader, entity, fields, &mut v).await
-    }
-
-    async fn load_related(
-        &self,
-        reader: &mut Reader<'_>,
-        entity: Entity,
-        fields: &Map<String, Value>,
-        v: &mut Validator,
-    ) -> Result<Related> {
-        let mut rel = Related::default();
-        let get = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
-        let live =
-            |row: Option<RecordRow>, want: Entity| row.filter(|r| r.entity == want.as_str() && r.deleted_at.is_none());
-        if let Some(field) = data::client_field(entity) {
-            if let Some(cid) = get(field) {
-                match live(reader.record(&cid).await?, Entity::Client) {
-                    Some(c) => rel.owner = Some(to_record(&c)?),
-                    None => v.push(field, format!("no client {cid} (it may have been deleted)")),
-                }
-                rel.client_id = Some(cid);
-            }
-        }
-        if let Some(field) = data::patient_field(entity) {
-            if let Some(pid) = get(field) {
-                match live(reader.record(&pid).await?, Entity::Patient) {
-                    Some(p) => {
-                        let patient = to_record(&p)?;
-                        rel.client_id = patient.str("ownerId").map(str::to_string);
-                        if let Some(oid) = &rel.client_id {
-                            rel.owner =
-                                live(reader.record(oid).await?, Entity::Client).map(|o| to_record(&o)).transpose()?;
-                        }
-                        rel.patient = Some(patient);
-                    }
-                    None => v.push(field, format!("no patient {pid} (it may have been deleted)")),
-                }
-                rel.patient_id = Some(pid);
-            }
-        }
-        if let Some(aid) = get("appointmentId") {
-            if !matches!(entity, Entity::Appointment) && live(reader.record(&aid).await?, Entity::Appointment).is_none()
-            {
-                v.push("appointmentId", format!("no appointment {aid}"));
-            }
-        }
-        Ok(rel)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -641,194 +567,10 @@ impl Services {
         let payload = data::event_data(record, related.patient.as_ref(), related.owner.as_ref(), changes);
         Ok(vec![self.emit(tx, event, &payload, Some(&record.id), &cause.chain).await?])
     }
-
-    /// Embeds the relations asked for: `owner` (a patient's client), `patient`
-    /// (with its owner when `owner` is asked too), `client`, `appointment`.
-    async fn expand(&self, records: &mut [Record], wanted: &BTreeSet<String>) -> Result<()> {
-        if wanted.is_empty() || records.is_empty() {
-            return Ok(());
-        }
-        let link = |r: &Record, rel: &str| -> Option<String> {
-            match (r.entity, rel) {
-                (Entity::Patient, "owner") => r.str("ownerId"),
-                (_, "patient") => r.str("patientId"),
-                (_, "client") => r.str("clientId"),
-                (_, "appointment") => r.str("appointmentId"),
-                _ => None,
-            }
-            .map(str::to_string)
-        };
-        let mut ids: BTreeSet<String> = records.iter().flat_map(|r| wanted.iter().filter_map(|w| link(r, w))).collect();
-        let mut found: HashMap<String, Record> = HashMap::new();
-        for _ in 0..2 {
-            let refs: Vec<&str> = ids.iter().filter(|i| !found.contains_key(*i)).map(String::as_str).collect();
-            for row in self.db.records(&refs).await? {
-                found.insert(row.id.clone(), to_record(&row)?);
-            }
-            if !wanted.contains("owner") {
-                break;
-            }
-            // A patient's owner, one level further.
-            ids = found.values().filter_map(|r| link(r, "owner")).collect();
-        }
-        for r in records.iter_mut() {
-            for w in wanted {
-                if let Some(mut other) = link(r, w).and_then(|id| found.get(&id).cloned()) {
-                    if let (Entity::Patient, true) = (other.entity, wanted.contains("owner")) {
-                        if let Some(owner) = other.str("ownerId").and_then(|o| found.get(o)).cloned() {
-                            other.fields.insert("owner".into(), serde_json::to_value(owner).map_err(Error::internal)?);
-                        }
-                    }
-                    let key = if w == "owner" { "owner" } else { w.as_str() };
-                    r.fields.insert(key.to_string(), serde_json::to_value(other).map_err(Error::internal)?);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What a transition does to a record's fields, or why it may not happen now.
-pub fn apply_transition(
-    entity: Entity,
-    name: &str,
-    f: &mut Map<String, Value>,
-    input: TransitionInput,
-    now: &str,
-) -> Result<()> {
-    let status = f.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
-    let refuse =
-        |what: &str| Err(Error::Conflict(format!("this {} is {status}: {what}", entity.label().to_lowercase())));
-    match (entity, name) {
-        (Entity::Appointment, "complete" | "cancel") => {
-            if !matches!(status.as_str(), "scheduled" | "checked_in") {
-                return refuse("only scheduled or checked-in appointments can be completed or cancelled");
-            }
-            if name == "complete" {
-                f.insert("status".into(), json!("completed"));
-                f.insert("completedAt".into(), json!(now));
-            } else {
-                f.insert("status".into(), json!("cancelled"));
-                f.insert("cancelledAt".into(), json!(now));
-                if let Some(r) = input.reason.filter(|r| !r.trim().is_empty()) {
-                    f.insert("cancelReason".into(), json!(r.trim()));
-                }
-            }
-        }
-        (Entity::Invoice, "send") => {
-            if status != "draft" {
-                return refuse("only a draft invoice can be sent");
-            }
-            f.insert("status".into(), json!("sent"));
-        }
-        (Entity::Invoice, "pay") => {
-            if !matches!(status.as_str(), "draft" | "sent") {
-                return refuse("only a draft or sent invoice can be paid");
-            }
-            f.insert("status".into(), json!("paid"));
-            f.insert("paidAt".into(), json!(now));
-        }
-        (Entity::LabTest, "complete") => {
-            if status != "ordered" {
-                return refuse("only an ordered lab test can be completed");
-            }
-            let Some(result) = input.result.filter(|r| !r.trim().is_empty()) else {
-                return Err(Error::invalid("result", "is required to complete a lab test"));
-            };
-            f.insert("status".into(), json!("completed"));
-            f.insert("result".into(), json!(result.trim()));
-            f.insert("abnormal".into(), json!(input.abnormal.unwrap_or(false)));
-            f.insert("completedAt".into(), json!(now));
-        }
-        (Entity::Prescription, "refill") => {
-            let left = f.get("refillsRemaining").and_then(Value::as_i64).unwrap_or(0);
-            if left <= 0 {
-                return Err(Error::Conflict(
-                    "no refills remaining on this prescription: write a new prescription instead".into(),
-                ));
-            }
-            f.insert("refillsRemaining".into(), json!(left - 1));
-            let mut refills = f.get("refills").and_then(Value::as_array).cloned().unwrap_or_default();
-            refills.push(json!({"at": now}));
-            f.insert("refills".into(), Value::Array(refills));
-        }
-        _ => return Err(Error::NotFound("transition")),
-    }
-    Ok(())
 }
 
 fn stale(latest: i64) -> Error {
     Error::Conflict(format!(
         "this record changed since you read it (it is at version {latest} now): read it again, then make your change"
     ))
-}
-
-fn expansions(expand: Option<&str>) -> Result<BTreeSet<String>> {
-    let mut out = BTreeSet::new();
-    for part in expand.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if !matches!(part, "owner" | "patient" | "client" | "appointment") {
-            return Err(Error::invalid(
-                "expand",
-                format!("{part:?} is not a relation (owner, patient, client, appointment)"),
-            ));
-        }
-        out.insert(part.to_string());
-    }
-    Ok(out)
-}
-
-/// An RFC 3339 time, or a date (midnight of it in the practice's timezone), in ms.
-pub fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
-    }
-    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    start_of_day(date, tz)
-}
-
-/// The first instant of `date` in `tz` (a day that starts in a DST gap starts when the gap ends).
-pub fn start_of_day(date: chrono::NaiveDate, tz: chrono_tz::Tz) -> Option<i64> {
-    use chrono::TimeZone;
-    let midnight = date.and_hms_opt(0, 0, 0)?;
-    match tz.from_local_datetime(&midnight) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => Some(t.timestamp_millis()),
-        chrono::LocalResult::None => {
-            tz.from_local_datetime(&(midnight + chrono::Duration::hours(1))).earliest().map(|t| t.timestamp_millis())
-        }
-    }
-}
-
-/// Where a write reads the records it refers to: the pool before its
-/// transaction begins, or the transaction it runs in (a workflow step's). A
-/// transaction never waits for a second connection: once every connection is
-/// held by one that does, none can go on.
-enum Reader<'a> {
-    Pool(&'a crate::store::Db),
-    Tx(&'a mut crate::store::Tx),
-}
-
-impl Reader<'_> {
-    async fn record(&mut self, id: &str) -> Result<Option<RecordRow>> {
-        match self {
-            Reader::Pool(db) => db.record(id).await,
-            Reader::Tx(tx) => store::get_in(tx, id).await,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_midnight_in_the_practice_timezone() {
-        let london: chrono_tz::Tz = "Europe/London".parse().unwrap();
-        // Summer time: midnight in London is 23:00 UTC the day before.
-        assert_eq!(parse_time("2026-07-01", london), Some(1_782_860_400_000));
-        assert_eq!(parse_time("2026-01-01", london), Some(1_767_225_600_000));
-        assert_eq!(parse_time("2026-01-01T10:00:00Z", london), Some(1_767_261_600_000));
-        assert_eq!(parse_time("soon", london), None);
-        assert!(expansions(Some("owner, patient")).is_ok());
-        assert!(expansions(Some("everything")).is_err());
-    }
 }

@@ -75,7 +75,7 @@ pub fn wait_until(cx: &StepContext<'_>, action: &Action) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::Failed { error: format!("config.until: {e}") },
     };
-    let Some(at) = crate::records::service::parse_time(rendered.trim(), cx.services.settings.timezone) else {
+    let Some(at) = crate::records::time::parse_time(rendered.trim(), cx.services.settings.timezone) else {
         return Outcome::Failed { error: format!("config.until: {rendered:?} is not a time") };
     };
     Outcome::Wait { until: at + offset, anchor: anchor_of(source, cx.vars, offset) }

@@ -80,7 +80,7 @@ impl Services {
         }
         let time = |field: &str, t: &Option<String>, v: &mut Validator| {
             t.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
-                match crate::records::service::parse_time(s, self.settings.timezone) {
+                match crate::records::time::parse_time(s, self.settings.timezone) {
                     Some(ms) => Some(ms),
                     None => {
                         v.push(field, "must be an RFC 3339 time or a date");

@@ -181,8 +181,7 @@ pub async fn record_changed(s: &Services, tx: &mut Tx, record: &Record, change: 
             continue;
         }
         let field = e.wait_field.clone().unwrap_or_default();
-        let Some(at) = record.str(&field).and_then(|t| crate::records::service::parse_time(t, s.settings.timezone))
-        else {
+        let Some(at) = record.str(&field).and_then(|t| crate::records::time::parse_time(t, s.settings.timezone)) else {
             continue;
         };
         let until = at + e.wait_offset_ms.unwrap_or(0);
