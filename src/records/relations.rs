@@ -45,28 +45,22 @@ impl Reader<'_> {
 }
 
 impl Services {
-    /// Checks the records `fields` point at exist (errors name the field), and loads them.
+    /// Loads the records `fields` point at. `strict` (a create or an update):
+    /// one that does not exist is an error naming its field; otherwise (a
+    /// transition or a delete, which do not change the relations) it is left out.
     pub(super) async fn related(
         &self,
         reader: &mut Reader<'_>,
         entity: Entity,
         fields: &Map<String, Value>,
+        strict: bool,
     ) -> Result<Related> {
         let mut v = Validator::new();
         let related = self.load_related(reader, entity, fields, &mut v).await?;
-        v.finish()?;
+        if strict {
+            v.finish()?;
+        }
         Ok(related)
-    }
-
-    /// As [`Self::related`], for writes that do not change the relations (a transition, a delete).
-    pub(super) async fn related_lenient(
-        &self,
-        reader: &mut Reader<'_>,
-        entity: Entity,
-        fields: &Map<String, Value>,
-    ) -> Result<Related> {
-        let mut v = Validator::new();
-        self.load_related(reader, entity, fields, &mut v).await
     }
 
     async fn load_related(

@@ -138,7 +138,7 @@ impl Services {
         data::apply_defaults(entity, &mut fields);
         data::compute(entity, &mut fields);
         self.validate_fields(entity, &fields)?;
-        let related = self.related(reader, entity, &fields).await?;
+        let related = self.related(reader, entity, &fields, true).await?;
         let now = self.now_ms();
         let id = new_id(entity.id_prefix());
         let row = self.row(entity, &id, 1, &fields, &related, now, now, None)?;
@@ -350,7 +350,7 @@ impl Services {
         v.finish()?;
         data::compute(entity, &mut after);
         self.validate_fields(entity, &after)?;
-        let related = self.related(reader, entity, &after).await?;
+        let related = self.related(reader, entity, &after, true).await?;
         let changes = data::changes(&before, &after);
         Ok((after, related, changes))
     }
@@ -366,7 +366,7 @@ impl Services {
         let current = self.live_row(entity, id).await?;
         let version = version.unwrap_or(current.version);
         let fields: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
-        let related = self.related_lenient(&mut Reader::Pool(&self.db), entity, &fields).await?;
+        let related = self.related(&mut Reader::Pool(&self.db), entity, &fields, false).await?;
         self.commit_change(entity, current, version, fields, related, Change::Deleted, None, &Cause::default()).await?;
         Ok(())
     }
@@ -416,7 +416,7 @@ impl Services {
         let mut fields: Map<String, Value> = serde_json::from_str(&current.data).map_err(Error::internal)?;
         super::transitions::apply_transition(entity, name, &mut fields, input, &rfc3339(now))?;
         self.validate_fields(entity, &fields)?;
-        let related = self.related_lenient(&mut Reader::Tx(&mut tx), entity, &fields).await?;
+        let related = self.related(&mut Reader::Tx(&mut tx), entity, &fields, false).await?;
         let row = self.row(entity, id, current.version + 1, &fields, &related, current.created_at, now, None)?;
         let record = to_record(&row)?;
         if !store::update(&mut tx, &row, current.version).await? {
