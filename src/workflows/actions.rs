@@ -145,7 +145,7 @@ pub async fn send_email(cx: &StepContext<'_>, tx: &mut Tx, action: &Action) -> R
     let (mut final_subject, mut text, mut html) =
         (subject.clone().unwrap_or_default(), body.clone().unwrap_or_default(), None);
     if let Some(name) = &template {
-        let Some(t) = cx.services.db.email_template(name).await? else {
+        let Some(t) = super::store::email_template_in(tx, name).await? else {
             return Ok(Outcome::Failed { error: format!("config.template: there is no email template {name:?}") });
         };
         let pieces =

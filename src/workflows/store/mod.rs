@@ -402,6 +402,16 @@ impl Db {
 
 // ---- email ----
 
+const EMAIL_TEMPLATE_BY_NAME: &str =
+    "SELECT name, subject, text_body, html_body, builtin, updated_at FROM email_templates WHERE name = $1";
+
+/// [`Db::email_template`] read on `tx`'s own connection (a workflow step's
+/// transaction never waits for a second connection).
+pub async fn email_template_in(tx: &mut Tx, name: &str) -> Result<Option<EmailTemplateRow>> {
+    Ok(with_tx!(tx, conn => sqlx::query_as::<_, EmailTemplateRow>(EMAIL_TEMPLATE_BY_NAME)
+        .bind(name).fetch_optional(&mut **conn).await)?)
+}
+
 /// Adds an email unless one with its idempotency key exists; returns its id either way.
 pub async fn insert_email(tx: &mut Tx, e: &EmailRow) -> Result<String> {
     let inserted = with_tx!(tx, conn => sqlx::query_scalar::<_, String>(&format!(
@@ -447,8 +457,7 @@ impl Db {
     }
 
     pub async fn email_template(&self, name: &str) -> Result<Option<EmailTemplateRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, EmailTemplateRow>(
-            "SELECT name, subject, text_body, html_body, builtin, updated_at FROM email_templates WHERE name = $1")
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, EmailTemplateRow>(EMAIL_TEMPLATE_BY_NAME)
             .bind(name).fetch_optional(pool).await)?)
     }
 
