@@ -237,12 +237,16 @@ fn target(sql: &str) -> Option<Target> {
         _ => return None,
     };
     let table = table.split('(').next()?.trim();
-    if table.is_empty() || sql.trim_end().ends_with(';') || sql.to_ascii_uppercase().contains("RETURNING") {
+    // Every kept write passes here: the text is upper-cased once, and its words are not collected.
+    let upper = sql.to_ascii_uppercase();
+    if table.is_empty() || sql.trim_end().ends_with(';') || upper.contains("RETURNING") {
         return None;
     }
-    let words: Vec<String> = sql.split_whitespace().map(str::to_ascii_uppercase).collect();
-    let on_conflict = words.windows(2).any(|w| w[0] == "ON" && w[1].starts_with("CONFLICT"));
-    let plain_insert = verb == "INSERT" && !on_conflict;
+    let on_conflict = || {
+        let words = upper.split_whitespace();
+        words.clone().zip(words.skip(1)).any(|(a, b)| a == "ON" && b.starts_with("CONFLICT"))
+    };
+    let plain_insert = verb == "INSERT" && !on_conflict();
     Some(Target { table: table.to_ascii_lowercase(), plain_insert })
 }
 

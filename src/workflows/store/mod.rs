@@ -174,7 +174,6 @@ pub async fn lock_template(tx: &mut Tx, id: &str) -> Result<Option<TemplateRow>>
     Ok(with_tx!(tx, conn => sqlx::query_as::<_, TemplateRow>(&sql).bind(id).fetch_optional(&mut **conn).await)?)
 }
 
-/// The templates of `ids` that exist, as `tx` sees them.
 fn templates_for_event_sql() -> String {
     format!("SELECT {TEMPLATE_COLUMNS} FROM workflow_templates WHERE trigger_event = ? AND is_active ORDER BY id")
 }
@@ -188,6 +187,7 @@ pub async fn templates_for_event_in(tx: &mut Tx, event_type: &str) -> Result<Vec
     .await
 }
 
+/// The templates of `ids` that exist, as `tx` sees them.
 pub async fn templates_in(tx: &mut Tx, ids: &[&str]) -> Result<Vec<TemplateRow>> {
     let backend = tx.backend();
     let mut out = Vec::with_capacity(ids.len());
