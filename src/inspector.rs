@@ -50,17 +50,24 @@ impl Services {
         }
         let now = self.now_ms();
         let headers = serde_json::to_string(&headers).map_err(Error::internal)?;
-        let _turn = self.db.write_turn().await;
-        with_pool!(&self.db, pool => async {
-            sqlx::query("INSERT INTO inspector_requests (id, bin, method, headers, body, body_lossy, received_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(new_id("req")).bind(bin).bind(method).bind(&headers).bind(&text).bind(lossy).bind(now)
-                .execute(pool).await?;
-            sqlx::query("DELETE FROM inspector_requests WHERE bin = $1 AND id NOT IN (
-                            SELECT id FROM inspector_requests WHERE bin = $1 ORDER BY received_at DESC, id DESC LIMIT $2)")
-                .bind(bin).bind(KEEP).execute(pool).await?;
-            Ok::<_, sqlx::Error>(())
-        }.await)?;
+        let mut tx = self.db.begin().await?;
+        tx.write(
+            "INSERT INTO inspector_requests (id, bin, method, headers, body, body_lossy, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            |b| {
+                b.bind(new_id("req")).text(bin).text(method).text(&headers).text(&text).bind(lossy).bind(now);
+            },
+        )
+        .await?;
+        tx.write(
+            "DELETE FROM inspector_requests WHERE bin = ? AND id NOT IN (
+                SELECT id FROM inspector_requests WHERE bin = ? ORDER BY received_at DESC, id DESC LIMIT ?)",
+            |b| {
+                b.text(bin).text(bin).bind(KEEP);
+            },
+        )
+        .await?;
+        tx.commit().await?;
         self.events_changed();
         Ok(())
     }

@@ -10,7 +10,10 @@
 //! the fixed-rate run, default 500), `BENCH_SECONDS` (its length, default 10),
 //! `BENCH_HISTORY` (deliveries prefilled, default 1000000; 0 skips),
 //! `BENCH_QUEUE` (due rows of the queue row, default 100000; 0 skips),
-//! `BENCH_ONLY=one,fanout,rate,history,queue,records` (which scenarios; all by default).
+//! `BENCH_ONLY=one,fanout,rate,history,queue,records` (which scenarios; all by default),
+//! `BENCH_DIAG=1` (also prints how busy the SQLite threads and the process were).
+//! Each row also says which share of its deliveries took the hot path (handed
+//! over by ingest rather than claimed from the queue).
 //! CPU per event is the service's: this process's CPU less that of the fixed-rate
 //! publishers, which run on a runtime (thread `bench-load`) of their own.
 //! The load generator and the server run in this process, the receiver in a
@@ -271,6 +274,8 @@ struct Row {
     cpu_ms_per_event: Option<Cpu>,
     rss_idle: f64,
     rss_peak: f64,
+    /// Deliveries handed over by ingest (the hot path), as a share of all dispatched.
+    hot_share: f64,
 }
 
 /// CPU per event at a fixed rate: the service's, and the part of it spent on
@@ -387,6 +392,13 @@ async fn measure(
     let expected = (events * endpoints) as u64;
     wait_count(rx, expected, Duration::from_secs(180)).await;
     let total = began.elapsed();
+    if std::env::var("BENCH_DIAG").is_ok() {
+        eprintln!(
+            "diag: SQLite threads busy {:.0} % of the run, process {:.0} % (of one core)",
+            (threads_cpu_ms(SQLITE_THREAD) - sqlite_cpu_before) / total.as_secs_f64() / 10.0,
+            (cpu_ms() - cpu_before) / total.as_secs_f64() / 10.0,
+        );
+    }
     let cpu = Cpu {
         service_ms: (cpu_ms() - cpu_before - (threads_cpu_ms(LOAD_THREAD) - load_cpu_before)) / events as f64,
         sqlite_threads_ms: (threads_cpu_ms(SQLITE_THREAD) - sqlite_cpu_before) / events as f64,
@@ -410,16 +422,20 @@ async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endp
     let server = Arc::new(server);
     let (accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle) = measure(rx, &server, endpoints, load).await;
     let rss_peak = PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0;
+    let dispatched = |path| {
+        server.services.metrics.deliveries_dispatched.get_or_create(&domain::metrics::PathLabels { path }).get() as f64
+    };
+    let hot_share = dispatched("hot") / (dispatched("hot") + dispatched("claimed")).max(1.0);
     let server = Arc::try_unwrap(server).ok().expect("no other handles");
     server.stop().await;
-    let r = Row { db, name, ceiling, accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle, rss_peak };
+    let r = Row { db, name, ceiling, accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle, rss_peak, hot_share };
     print_row(&r);
     r
 }
 
 fn print_row(r: &Row) {
     println!(
-        "{:<10} {:<44} ceiling {:>7.0}/s  accepted/s {:>7.0}  deliveries/s {:>7.0} ({:>5.1} % of ceiling)  p50 {:>6.1} ms  p99 {:>6.1} ms  cpu/event {}  rss idle {:>4.0} MB, peak {:>4.0} MB",
+        "{:<10} {:<44} ceiling {:>7.0}/s  accepted/s {:>7.0}  deliveries/s {:>7.0} ({:>5.1} % of ceiling)  p50 {:>6.1} ms  p99 {:>6.1} ms  cpu/event {}  rss idle {:>4.0} MB, peak {:>4.0} MB  hot path {:>3.0} %",
         r.db,
         r.name,
         r.ceiling,
@@ -431,6 +447,7 @@ fn print_row(r: &Row) {
         cpu_cell(r.cpu_ms_per_event),
         r.rss_idle,
         r.rss_peak,
+        100.0 * r.hot_share,
     );
 }
 

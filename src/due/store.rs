@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use sqlx::FromRow;
 
-use crate::store::{batch, with_pool, with_tx, Backend, Db, Tx};
+use crate::store::{batch, with_pool, with_tx, with_writer, Backend, Db, Tx};
 use crate::Result;
 
 /// A row to add. With `lease_owner` it is created already claimed by that
@@ -369,8 +369,7 @@ impl Db {
             p(4),
             p(5 + req.skip_partitions.len())
         );
-        let _turn = self.write_turn().await;
-        Ok(with_pool!(self, pool => {
+        Ok(with_writer!(self, conn => {
             let mut q = sqlx::query_as::<_, Claimed>(&sql)
                 .bind(req.owner)
                 .bind(req.now + req.lease_ms)
@@ -379,7 +378,7 @@ impl Db {
             for s in req.skip_partitions {
                 q = q.bind(s);
             }
-            q.bind(req.limit).fetch_all(pool).await
+            q.bind(req.limit).fetch_all(&mut *conn).await
         })?)
     }
 

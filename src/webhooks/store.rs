@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use crate::store::{with_pool, with_tx, Db, Tx};
+use crate::store::{with_pool, with_tx, with_writer, Db, Tx};
 use crate::Result;
 
 #[derive(Debug, Clone, FromRow)]
@@ -127,9 +127,8 @@ impl Db {
 
     /// Replaces a webhook's headers column if it still holds `was`.
     pub async fn reseal_headers(&self, id: &str, was: &str, sealed: &str) -> Result<bool> {
-        let _turn = self.write_turn().await;
-        Ok(with_pool!(self, pool => sqlx::query("UPDATE webhooks SET headers = $3 WHERE id = $1 AND headers = $2")
-            .bind(id).bind(was).bind(sealed).execute(pool).await.map(|r| r.rows_affected() == 1))?)
+        Ok(with_writer!(self, conn => sqlx::query("UPDATE webhooks SET headers = $3 WHERE id = $1 AND headers = $2")
+            .bind(id).bind(was).bind(sealed).execute(&mut *conn).await.map(|r| r.rows_affected() == 1))?)
     }
 
     pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>> {
