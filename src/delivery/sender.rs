@@ -104,13 +104,17 @@ impl Sender {
             retry_after_ms: None,
         };
 
-        if let Err(reason) = self.targets.check_url(req.url) {
-            // Refusals of private targets all carry the hint naming the allowlist.
-            let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
-            return fail(class, reason, started);
-        }
+        let url = match self.targets.check_url(req.url) {
+            Ok(url) => url,
+            Err(reason) => {
+                // Refusals of private targets all carry the hint naming the allowlist.
+                let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
+                return fail(class, reason, started);
+            }
+        };
 
-        let mut builder = self.client.post(req.url).body(req.body.clone());
+        // The URL as checked, not parsed a second time.
+        let mut builder = self.client.post(url).body(req.body.clone());
         for (k, v) in &headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
@@ -213,14 +217,17 @@ impl Sender {
             request_headers: request_headers.clone(),
             retry_after_ms: None,
         };
-        if let Err(reason) = self.targets.check_url(url) {
-            let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
-            return fail(class, reason);
-        }
+        let checked = match self.targets.check_url(url) {
+            Ok(checked) => checked,
+            Err(reason) => {
+                let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
+                return fail(class, reason);
+            }
+        };
         let Ok(m) = reqwest::Method::from_bytes(method.as_bytes()) else {
             return fail("invalid_method", format!("{method:?} is not an HTTP method"));
         };
-        let mut b = self.client.request(m, url).body(body);
+        let mut b = self.client.request(m, checked).body(body);
         if !headers.iter().any(|(k, _)| k == "content-type") {
             b = b.header("content-type", "application/json");
         }

@@ -32,7 +32,8 @@ use domain::metrics::{HttpLabels, Metrics};
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
-    pub leptos_options: LeptosOptions,
+    /// Behind an `Arc`: axum clones the state for every request, and the options are a dozen strings.
+    pub leptos_options: Arc<LeptosOptions>,
     /// The one-time first-admin token while no user exists.
     pub setup_token: Arc<Mutex<Option<String>>>,
     pub metrics: Arc<Metrics>,
@@ -42,7 +43,7 @@ pub struct AppState {
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
+        LeptosOptions::clone(&state.leptos_options)
     }
 }
 
@@ -80,7 +81,7 @@ impl InProcess {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state = AppState {
             metrics: services.metrics.clone(),
-            leptos_options: leptos_options(addr),
+            leptos_options: Arc::new(leptos_options(addr)),
             setup_token: Arc::new(Mutex::new(None)),
             shutdown: stopped.clone(),
             services,
@@ -107,7 +108,7 @@ impl InProcess {
 pub fn router(state: AppState) -> Router {
     let ctx = app::api::ssr::AppContext { services: state.services.clone() };
     let routes = generate_route_list(app::App);
-    let shell_options = state.leptos_options.clone();
+    let shell_options = LeptosOptions::clone(&state.leptos_options);
     let metrics = state.metrics.clone();
     let body_limit = (state.services.settings.max_payload_bytes * 4).max(1024 * 1024);
 
@@ -217,7 +218,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let state = AppState {
         services: services.clone(),
-        leptos_options: leptos_options(args.bind),
+        leptos_options: Arc::new(leptos_options(args.bind)),
         setup_token: Arc::new(Mutex::new(setup_token)),
         metrics: services.metrics.clone(),
         shutdown: stop_rx.clone(),
