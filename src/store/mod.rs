@@ -312,6 +312,9 @@ impl Db {
     /// folder are created when missing).
     pub async fn connect(url: &str) -> Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // sqlx pings each connection before handing it out: a round trip per
+            // transaction, and what replaces a connection a PostgreSQL restart cut.
+            // (Pinging only connections idle for a second measured no faster here.)
             let pool =
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
             Ok(Db::Postgres(pool))
@@ -466,6 +469,43 @@ mod tests {
             db.ping().await.unwrap();
         }
         db.close().await;
+    }
+
+    /// A PostgreSQL restart cuts every pooled connection; the next caller
+    /// must get a working one, not the error of a dead one.
+    #[tokio::test]
+    async fn a_postgres_connection_cut_while_idle_is_replaced() {
+        use sqlx::Connection;
+        let t = crate::testing::TestDb::postgres().await;
+        let db = super::Db::connect(&t.url).await.unwrap();
+        db.ping().await.unwrap();
+        let name = t.url.rsplit('/').next().unwrap().to_string();
+        let mut admin = sqlx::PgConnection::connect(&t.url).await.unwrap();
+        let others = "FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()";
+        let cut: Vec<bool> = sqlx::query_scalar(&format!("SELECT pg_terminate_backend(pid) {others}"))
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+        assert!(!cut.is_empty() && cut.iter().all(|c| *c), "the pool's connections were cut");
+        // Terminating is asynchronous: wait until those backends are gone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {others}"))
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+            if left == 0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the cut backends did not exit");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        admin.close().await.unwrap();
+        db.ping().await.expect("a dead idle connection is replaced, not handed out");
+        db.close().await;
+        t.cleanup().await;
     }
 
     #[test]
