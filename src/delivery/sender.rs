@@ -106,11 +106,7 @@ impl Sender {
 
         let url = match self.targets.check_url(req.url) {
             Ok(url) => url,
-            Err(reason) => {
-                // Refusals of private targets all carry the hint naming the allowlist.
-                let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
-                return fail(class, reason, started);
-            }
+            Err(reason) => return fail(refusal_class(&reason), reason, started),
         };
 
         // The URL as checked, not parsed a second time.
@@ -191,6 +187,16 @@ impl Sender {
     }
 }
 
+/// The error class of a URL the target policy refused: refusals of private
+/// targets all carry the hint naming the allowlist.
+fn refusal_class(reason: &str) -> &'static str {
+    if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") {
+        "ssrf"
+    } else {
+        "invalid_url"
+    }
+}
+
 impl Sender {
     /// A workflow's webhook call: any method, the caller's headers, the same
     /// SSRF guard, timeouts and response cap as deliveries (unsigned: the
@@ -219,10 +225,7 @@ impl Sender {
         };
         let checked = match self.targets.check_url(url) {
             Ok(checked) => checked,
-            Err(reason) => {
-                let class = if reason.contains("PURPLE_CROSS_ALLOW_PRIVATE_TARGETS") { "ssrf" } else { "invalid_url" };
-                return fail(class, reason);
-            }
+            Err(reason) => return fail(refusal_class(&reason), reason),
         };
         let Ok(m) = reqwest::Method::from_bytes(method.as_bytes()) else {
             return fail("invalid_method", format!("{method:?} is not an HTTP method"));

@@ -52,7 +52,7 @@ pub type WriteGate = std::sync::Arc<tokio::sync::Mutex<()>>;
 /// This process's write turn on SQLite and the writer connection; derefs to the connection.
 pub struct WriteTurn {
     conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl std::ops::Deref for WriteTurn {
@@ -68,19 +68,11 @@ impl std::ops::DerefMut for WriteTurn {
     }
 }
 
-type TurnAndConn = (tokio::sync::OwnedMutexGuard<()>, sqlx::pool::PoolConnection<sqlx::Sqlite>);
-
 impl Writer {
-    /// Waits for this process's turn, then takes the writer connection.
-    async fn turn(&self) -> std::result::Result<TurnAndConn, sqlx::Error> {
-        let turn = self.turn.clone().lock_owned().await;
-        Ok((turn, self.conn.acquire().await?))
-    }
-
-    /// The turn and the connection as one guard (see [`with_writer!`]).
+    /// Waits for this process's turn, then takes the writer connection (see [`with_writer!`]).
     pub async fn acquire(&self) -> std::result::Result<WriteTurn, sqlx::Error> {
-        let (turn, conn) = self.turn().await?;
-        Ok(WriteTurn { conn, _turn: turn })
+        let turn = self.turn.clone().lock_owned().await;
+        Ok(WriteTurn { conn: self.conn.acquire().await?, turn })
     }
 }
 
@@ -365,7 +357,7 @@ impl Db {
                 // lock at once: a transaction that reads before it writes cannot then
                 // fail because another process (the CLI, a second instance in a test)
                 // wrote in between; it waits its turn.
-                let (turn, conn) = writer.turn().await?;
+                let WriteTurn { conn, turn } = writer.acquire().await?;
                 Tx::Sqlite(script::SqliteTx::new(conn, turn))
             }
             Db::Postgres(pool) => Tx::Postgres(chain::PgTx::new(pool.acquire().await?)),
