@@ -218,6 +218,57 @@ async fn a_stale_and_a_current_outcome_in_one_batch_write_one_attempt(db: TestDb
     assert!(s.db.due_row(kinds::DELIVERY, &first.subject_id).await.unwrap().is_none(), "the current lease finished it");
 }
 
+/// Successes whose leases were lost write nothing (not even the webhook's
+/// health), also in one batch with a success whose lease holds.
+async fn late_successes_write_nothing_beside_held_ones(db: TestDb) {
+    let s = bare(&db).await;
+    let w = s.create_webhook(&admin(), input("Late", "http://127.0.0.1:9/x", &["invoice.paid"], 5)).await.unwrap();
+    s.publish(&admin(), event(1), None).await.unwrap();
+    s.publish(&admin(), event(2), None).await.unwrap();
+    let now = s.now_ms();
+    let claim = |owner: &'static str, at: i64, limit: i64| {
+        let db = s.db.clone();
+        async move {
+            db.claim_due(&ClaimRequest {
+                kind: kinds::DELIVERY,
+                owner,
+                now: at,
+                lease_ms: 1_000,
+                limit,
+                skip_partitions: &[],
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let w1 = claim("w1", now, 2).await;
+    assert_eq!(w1.len(), 2);
+    // w1's leases run out; w2 takes one of the two rows and is still sending.
+    let taken = claim("w2", now + 1_000, 1).await.remove(0);
+    let kept = w1.iter().find(|c| c.subject_id != taken.subject_id).unwrap();
+    let lost = w1.iter().find(|c| c.subject_id == taken.subject_id).unwrap();
+    // Only the lost one reports first: nothing of it is written, not even the webhook's health.
+    let only_lost = [attempted(lost.lease(), &lost.subject_id, &w.id, 200, Decision::Succeeded)];
+    domain::delivery::record::write(&s.db, "w1", &only_lost, now, i64::MAX).await.unwrap();
+    let lost_delivery = s.get_delivery(&admin(), &lost.subject_id).await.unwrap();
+    assert_eq!((lost_delivery.status.as_str(), lost_delivery.attempts.unwrap().len()), ("pending", 0), "{}", db.name);
+    assert!(s.get_webhook(&admin(), &w.id).await.unwrap().last_success_at.is_none(), "{}", db.name);
+    // Both in one batch: the held one is written and finished, the lost one still is not.
+    let both = [
+        attempted(kept.lease(), &kept.subject_id, &w.id, 200, Decision::Succeeded),
+        attempted(lost.lease(), &lost.subject_id, &w.id, 200, Decision::Succeeded),
+    ];
+    domain::delivery::record::write(&s.db, "w1", &both, now, i64::MAX).await.unwrap();
+    let k = s.get_delivery(&admin(), &kept.subject_id).await.unwrap();
+    assert_eq!((k.status.as_str(), k.attempts.unwrap().len()), ("succeeded", 1), "{}", db.name);
+    assert!(s.db.due_row(kinds::DELIVERY, &kept.subject_id).await.unwrap().is_none(), "{}", db.name);
+    let l = s.get_delivery(&admin(), &lost.subject_id).await.unwrap();
+    assert_eq!((l.status.as_str(), l.attempts.unwrap().len()), ("pending", 0), "{}", db.name);
+    let row = s.db.due_row(kinds::DELIVERY, &lost.subject_id).await.unwrap().expect("w2's row stays");
+    assert_eq!((row.lease_owner.as_deref(), row.fence), (Some("w2"), taken.lease().fence), "{}", db.name);
+    assert!(s.get_webhook(&admin(), &w.id).await.unwrap().last_success_at.is_some(), "{}", db.name);
+}
+
 async fn a_retry_of_a_delivery_in_flight_is_refused(db: TestDb) {
     let s = bare(&db).await;
     let w = s.create_webhook(&admin(), input("Busy", "http://127.0.0.1:9/x", &["invoice.paid"], 5)).await.unwrap();
@@ -295,6 +346,7 @@ domain::per_backend!(
     hostile_responses_are_recorded_and_never_wedge_the_others,
     an_outcome_whose_lease_was_lost_writes_nothing,
     a_stale_and_a_current_outcome_in_one_batch_write_one_attempt,
+    late_successes_write_nothing_beside_held_ones,
     a_retry_of_a_delivery_in_flight_is_refused,
     an_edit_never_undoes_an_automatic_disable,
     staff_may_read_test_and_retry_but_not_change_webhooks,
