@@ -10,6 +10,16 @@
 //! checkpoint takes no write lock), and the automatic one only runs as a
 //! backstop at 20,000 pages. Measured at 500 events/s (`benches/delivery.rs`):
 //! p99 6.6 ms → 2.7 ms, CPU 1.34 → 1.18 ms per event.
+//!
+//! A passive checkpoint beside busy writers never finishes (frames keep
+//! coming while it copies), and only a finished one lets the log start over;
+//! so the backstop fired in a writer's commit every second or so under a
+//! steady load, and that commit paid the checkpoint's two `fsync`s. Now each
+//! round, after the passive pass, the task copies the few frames written
+//! meanwhile while it holds the write turn, if it gets the turn at once (a
+//! busy moment skips it and leaves the backstop to do it): a short pause
+//! for the writers instead of a long one. Measured at 500 events/s on a
+//! machine whose `fsync` takes 5–15 ms: p99 9.8–13.6 ms → 4.4–5.3 ms.
 
 use std::time::Duration;
 
@@ -23,6 +33,9 @@ const PAGE_SIZE: u32 = 1024;
 const AUTO_CHECKPOINT_PAGES: u32 = 20_000;
 /// How often the task checkpoints.
 const EVERY: Duration = Duration::from_millis(500);
+/// How long the task waits for the write turn to finish a checkpoint: any
+/// longer and writers are queueing, and a pause would cost them more.
+const TURN_WAIT: Duration = Duration::from_millis(2);
 
 pub(super) fn tune(opts: SqliteConnectOptions) -> SqliteConnectOptions {
     opts.page_size(PAGE_SIZE).pragma("wal_autocheckpoint", AUTO_CHECKPOINT_PAGES.to_string())
@@ -37,12 +50,32 @@ pub(super) fn start(pool: SqlitePool, gate: &WriteGate) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if alive.strong_count() == 0 || pool.is_closed() {
+            let Some(gate) = alive.upgrade() else { return };
+            if pool.is_closed() {
                 return;
             }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            // One connection for both passes, taken before the write turn: the
+            // writers must never wait for a reader to give a connection back.
+            let mut conn = match pool.acquire().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                    continue;
+                }
+            };
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *conn).await {
                 tracing::debug!(error = %e, "checkpoint skipped");
+                continue;
             }
+            // With this process's writers held back, the pass copies what came in
+            // during the first one and finishes, so the next commit starts the log over.
+            let turn = tokio::time::timeout(TURN_WAIT, gate.lock()).await;
+            if turn.is_ok() {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *conn).await {
+                    tracing::debug!(error = %e, "finishing the checkpoint failed");
+                }
+            }
+            drop(turn);
         }
     });
 }
@@ -51,6 +84,60 @@ pub(super) fn start(pool: SqlitePool, gate: &WriteGate) {
 mod tests {
     use crate::store::Db;
     use crate::testing::TestDb;
+
+    /// The log's checkpoint sequence number (in its header), which grows each time it starts over.
+    fn log_generation(wal: &str) -> u32 {
+        std::fs::read(wal)
+            .ok()
+            .filter(|b| b.len() >= 16)
+            .map(|b| u32::from_be_bytes([b[12], b[13], b[14], b[15]]))
+            .unwrap_or(0)
+    }
+
+    /// A writer that never pauses keeps every passive checkpoint from
+    /// finishing, so only the commit-time backstop (20,000 pages) would start
+    /// the log over; the task finishes checkpoints while it holds the write
+    /// turn, so the log starts over while it is still small.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_writes_that_never_pause_the_log_starts_over_while_small() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let t = TestDb::sqlite().await;
+        let db = Db::connect(&t.url).await.unwrap();
+        db.migrate().await.unwrap();
+        let wal = format!("{}-wal", t.url.trim_start_matches("sqlite://"));
+        let first = log_generation(&wal);
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (db, stop) = (db.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut tx = db.begin().await.unwrap();
+                    tx.write(
+                        "INSERT INTO event_types (name, description, schema, example, created_at) VALUES (?, 'x', '{}', '{}', 1)",
+                        |b| {
+                            b.bind(format!("steady.{i}"));
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    tx.commit().await.unwrap();
+                    i += 1;
+                }
+                i
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while log_generation(&wal) < first + 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let commits = writer.await.unwrap();
+        let size = std::fs::metadata(&wal).unwrap().len();
+        assert!(log_generation(&wal) >= first + 2, "the log never started over in {commits} commits");
+        // A frame is a 1 KB page and its 24-byte header; the backstop would have let it reach 20,000.
+        assert!(size < 10_000 * 1_048, "the log reached {size} bytes before starting over ({commits} commits)");
+    }
 
     #[tokio::test]
     async fn a_new_database_has_small_pages_and_checkpoints_in_the_background() {
