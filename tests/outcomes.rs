@@ -106,6 +106,20 @@ async fn bare(db: &TestDb) -> Services {
     Services::with_settings(s.db.clone(), s.master_key.clone(), test_settings(), common::loopback_allowed())
 }
 
+/// Claims up to `limit` due deliveries for `owner` as if at `at`, with a one-second lease.
+async fn claim(s: &Services, owner: &'static str, at: i64, limit: i64) -> Vec<domain::due::Claimed> {
+    s.db.claim_due(&ClaimRequest {
+        kind: kinds::DELIVERY,
+        owner,
+        now: at,
+        lease_ms: 1_000,
+        limit,
+        skip_partitions: &[],
+    })
+    .await
+    .unwrap()
+}
+
 fn attempted(
     lease: domain::due::Lease,
     delivery_id: &str,
@@ -139,25 +153,9 @@ async fn an_outcome_whose_lease_was_lost_writes_nothing(db: TestDb) {
     let w = s.create_webhook(&admin(), input("Fenced", "http://127.0.0.1:9/x", &["invoice.paid"], 5)).await.unwrap();
     s.publish(&admin(), event(1), None).await.unwrap();
     let now = s.now_ms();
-    let claim = |owner: &'static str, at: i64| {
-        let db = s.db.clone();
-        async move {
-            db.claim_due(&ClaimRequest {
-                kind: kinds::DELIVERY,
-                owner,
-                now: at,
-                lease_ms: 1_000,
-                limit: 1,
-                skip_partitions: &[],
-            })
-            .await
-            .unwrap()
-            .remove(0)
-        }
-    };
-    let slow = claim("w1", now).await;
+    let slow = claim(&s, "w1", now, 1).await.remove(0);
     // w1's lease runs out while it is still sending; w2 claims and succeeds.
-    let fast = claim("w2", now + 1_000).await;
+    let fast = claim(&s, "w2", now + 1_000, 1).await.remove(0);
     let ok = domain::delivery::record::write(
         &s.db,
         "w2",
@@ -189,25 +187,9 @@ async fn a_stale_and_a_current_outcome_in_one_batch_write_one_attempt(db: TestDb
     s.publish(&admin(), event(1), None).await.unwrap();
     let now = s.now_ms();
     let owner = "w1";
-    let claim = |at: i64| {
-        let db = s.db.clone();
-        async move {
-            db.claim_due(&ClaimRequest {
-                kind: kinds::DELIVERY,
-                owner,
-                now: at,
-                lease_ms: 1_000,
-                limit: 1,
-                skip_partitions: &[],
-            })
-            .await
-            .unwrap()
-            .remove(0)
-        }
-    };
     // The same process claimed it twice (its first lease ran out); both outcomes arrive together, stale first.
-    let first = claim(now).await;
-    let second = claim(now + 1_000).await;
+    let first = claim(&s, owner, now, 1).await.remove(0);
+    let second = claim(&s, owner, now + 1_000, 1).await.remove(0);
     let batch = [
         attempted(first.lease(), &first.subject_id, &w.id, 500, Decision::Failed { disable: None }),
         attempted(second.lease(), &second.subject_id, &w.id, 200, Decision::Succeeded),
@@ -226,25 +208,10 @@ async fn late_successes_write_nothing_beside_held_ones(db: TestDb) {
     s.publish(&admin(), event(1), None).await.unwrap();
     s.publish(&admin(), event(2), None).await.unwrap();
     let now = s.now_ms();
-    let claim = |owner: &'static str, at: i64, limit: i64| {
-        let db = s.db.clone();
-        async move {
-            db.claim_due(&ClaimRequest {
-                kind: kinds::DELIVERY,
-                owner,
-                now: at,
-                lease_ms: 1_000,
-                limit,
-                skip_partitions: &[],
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let w1 = claim("w1", now, 2).await;
+    let w1 = claim(&s, "w1", now, 2).await;
     assert_eq!(w1.len(), 2);
     // w1's leases run out; w2 takes one of the two rows and is still sending.
-    let taken = claim("w2", now + 1_000, 1).await.remove(0);
+    let taken = claim(&s, "w2", now + 1_000, 1).await.remove(0);
     let kept = w1.iter().find(|c| c.subject_id != taken.subject_id).unwrap();
     let lost = w1.iter().find(|c| c.subject_id == taken.subject_id).unwrap();
     // Only the lost one reports first: nothing of it is written, not even the webhook's health.

@@ -87,11 +87,12 @@ mod tests {
 
     /// The log's checkpoint sequence number (in its header), which grows each time it starts over.
     fn log_generation(wal: &str) -> u32 {
-        std::fs::read(wal)
-            .ok()
-            .filter(|b| b.len() >= 16)
-            .map(|b| u32::from_be_bytes([b[12], b[13], b[14], b[15]]))
-            .unwrap_or(0)
+        use std::io::Read;
+        let mut header = [0u8; 16];
+        match std::fs::File::open(wal).and_then(|mut f| f.read_exact(&mut header)) {
+            Ok(()) => u32::from_be_bytes([header[12], header[13], header[14], header[15]]),
+            Err(_) => 0,
+        }
     }
 
     /// A writer that never pauses keeps every passive checkpoint from
