@@ -38,7 +38,7 @@ step "clippy (WASM front end)"
 cargo clippy -p frontend -p app -p purple-cross-wire --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 step "Rust tests (SQLite and PostgreSQL)"
-cargo test -p purple-cross-wire -p purple-cross-domain -p server
+cargo test --no-fail-fast -p purple-cross-wire -p purple-cross-domain -p server
 cargo test -p app --features ssr --lib
 
 step "release build (server + WASM)"
