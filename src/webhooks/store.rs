@@ -59,9 +59,8 @@ pub(crate) const WEBHOOK_COLUMNS: &str = "id, name, url, events, secret_sealed, 
 
 impl Db {
     pub async fn insert_webhook(&self, w: &WebhookRow, events: &[String]) -> Result<()> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(&format!(
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, conn => sqlx::query(&format!(
                 "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
             ))
             .bind(&w.id).bind(&w.name).bind(&w.url).bind(&w.events).bind(&w.secret_sealed)
@@ -69,14 +68,9 @@ impl Db {
             .bind(&w.disabled_reason).bind(&w.filter).bind(&w.retry_policy).bind(w.rate_limit)
             .bind(&w.headers).bind(w.failing_since).bind(w.last_success_at).bind(w.last_failure_at)
             .bind(w.created_at).bind(w.updated_at)
-            .execute(&mut *tx).await?;
-            for e in events {
-                sqlx::query("INSERT INTO webhook_events (event_type, webhook_id) VALUES ($1, $2)")
-                    .bind(e).bind(&w.id).execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+            .execute(&mut **conn).await.map(|_| ()))?;
+        insert_subscriptions(&mut tx, &w.id, events).await?;
+        tx.commit().await
     }
 
     /// Writes the editable fields and the event subscriptions. Health
@@ -84,9 +78,8 @@ impl Db {
     /// `w`, which may be stale: only `set_active` changes it, and
     /// re-enabling forgets the failure streak.
     pub async fn update_webhook(&self, w: &WebhookRow, events: &[String], set_active: Option<bool>) -> Result<()> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, conn => sqlx::query(
                 "UPDATE webhooks SET name=$2, url=$3, events=$4, filter=$5, retry_policy=$6, rate_limit=$7, headers=$8,
                     updated_at=$9,
                     disabled_reason = CASE WHEN $10 IS NULL THEN disabled_reason WHEN $10 THEN NULL
@@ -97,24 +90,20 @@ impl Db {
             )
             .bind(&w.id).bind(&w.name).bind(&w.url).bind(&w.events).bind(&w.filter).bind(&w.retry_policy)
             .bind(w.rate_limit).bind(&w.headers).bind(w.updated_at).bind(set_active)
-            .execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM webhook_events WHERE webhook_id = $1").bind(&w.id).execute(&mut *tx).await?;
-            for e in events {
-                sqlx::query("INSERT INTO webhook_events (event_type, webhook_id) VALUES ($1, $2)")
-                    .bind(e).bind(&w.id).execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+            .execute(&mut **conn).await.map(|_| ()))?;
+        with_tx!(&mut tx, conn => sqlx::query("DELETE FROM webhook_events WHERE webhook_id = $1")
+            .bind(&w.id).execute(&mut **conn).await.map(|_| ()))?;
+        insert_subscriptions(&mut tx, &w.id, events).await?;
+        tx.commit().await
     }
 
     /// Replaces the signing secret (and the rotated-out one, while it overlaps).
     pub async fn set_secrets(&self, w: &WebhookRow) -> Result<()> {
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, conn => sqlx::query(
             "UPDATE webhooks SET secret_sealed = $2, previous_secret_sealed = $3, previous_secret_expires_at = $4,
                 updated_at = $5 WHERE id = $1")
             .bind(&w.id).bind(&w.secret_sealed).bind(&w.previous_secret_sealed).bind(w.previous_secret_expires_at)
-            .bind(w.updated_at).execute(pool).await.map(|_| ()))?;
+            .bind(w.updated_at).execute(&mut *conn).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -246,6 +235,15 @@ pub async fn disable_gone(tx: &mut Tx, webhook_id: &str, now: i64) -> Result<boo
         "UPDATE webhooks SET active = FALSE, disabled_reason = 'gone', updated_at = $2 WHERE id = $1 AND active")
         .bind(webhook_id).bind(now).execute(&mut **conn).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
+}
+
+/// A webhook's event subscriptions, written in the transaction that writes the webhook.
+async fn insert_subscriptions(tx: &mut Tx, webhook_id: &str, events: &[String]) -> Result<()> {
+    for e in events {
+        with_tx!(&mut *tx, conn => sqlx::query("INSERT INTO webhook_events (event_type, webhook_id) VALUES ($1, $2)")
+            .bind(e).bind(webhook_id).execute(&mut **conn).await.map(|_| ()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
