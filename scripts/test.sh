@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
-step() { printf '\n\033[1;35m== %s\033[0m\n' "$*"; }
+# Each step's header says how long the run has taken so far (where CI's time goes).
+step() { printf '\n\033[1;35m== %s\033[0m  (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "PostgreSQL"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
@@ -54,3 +55,5 @@ cd ..
 
 step "Schemathesis (OpenAPI: no server errors, documented statuses, content types and response schemas)"
 bash scripts/schemathesis.sh
+
+step "done"
