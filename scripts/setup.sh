@@ -36,11 +36,6 @@ have_version() { # tool, expected version: true when `tool --version` prints it
   command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q -- "$2"
 }
 
-# The tools' own release profiles ask for whole-program LTO in one codegen unit
-# (cargo-leptos: minutes of a single-threaded link on 2 cores); a build tool run
-# a few times per build does not need it. Config overrides the manifests' profiles.
-export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-
 if ! have_version cargo-leptos "$CARGO_LEPTOS_VERSION"; then
   log "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores)"
   cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --ignore-rust-version
