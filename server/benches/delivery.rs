@@ -287,8 +287,14 @@ struct Cpu {
 }
 
 fn cpu_cell(c: Option<Cpu>) -> String {
-    c.map(|c| format!("{:.2} ms (SQLite threads {:.2})", c.service_ms, c.sqlite_threads_ms))
-        .unwrap_or_else(|| "—".into())
+    match c {
+        // PostgreSQL's work happens in its own processes: no SQLite threads to show.
+        Some(c) if c.sqlite_threads_ms > 0.0 => {
+            format!("{:.2} ms (SQLite threads {:.2})", c.service_ms, c.sqlite_threads_ms)
+        }
+        Some(c) => format!("{:.2} ms", c.service_ms),
+        None => "—".into(),
+    }
 }
 
 enum Load {
