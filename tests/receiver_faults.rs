@@ -162,8 +162,8 @@ async fn latencies(h: &Harness, healthy: &Receiver, from: usize, count: usize) -
     ms
 }
 
-fn p99(sorted: &[f64]) -> f64 {
-    sorted[((sorted.len() as f64 * 0.99).ceil() as usize).clamp(1, sorted.len()) - 1]
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 async fn each_fault_is_classified_retried_and_isolated(db: TestDb) {
@@ -235,10 +235,17 @@ async fn each_fault_is_classified_retried_and_isolated(db: TestDb) {
     let gone = h.services.get_webhook(&admin(), &ids[&Fault::Gone]).await.unwrap();
     assert_eq!(gone.status, "disabled", "{}: 410 disables the webhook", db.name);
 
-    // Generously bounded (2 cores, CI noise): 2× the p99 alone, or 250 ms.
-    let (base, loaded) = (p99(&alone), p99(&beside_faults));
-    println!("{}: healthy p99 alone {base:.1} ms, beside eight failing receivers {loaded:.1} ms", db.name);
-    assert!(loaded <= (2.0 * base).max(250.0), "{}: p99 {loaded:.1} ms beside faults vs {base:.1} ms alone", db.name);
+    // Generously bounded (2 cores, CI noise): 2× the p90 alone, or 250 ms. Of 50
+    // samples the p99 is the slowest one, which one fsync or scheduling stall can
+    // make; held-up deliveries would move the p90 (and the slowest by seconds).
+    let (base, loaded) = (percentile(&alone, 0.9), percentile(&beside_faults, 0.9));
+    let slowest = percentile(&beside_faults, 1.0);
+    println!(
+        "{}: healthy p90 alone {base:.1} ms, beside eight failing receivers {loaded:.1} ms (slowest {slowest:.1} ms)",
+        db.name
+    );
+    assert!(loaded <= (2.0 * base).max(250.0), "{}: p90 {loaded:.1} ms beside faults vs {base:.1} ms alone", db.name);
+    assert!(slowest < 5_000.0, "{}: the slowest healthy delivery beside faults took {slowest:.1} ms", db.name);
     h.shutdown().await;
 }
 

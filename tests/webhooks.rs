@@ -219,8 +219,13 @@ async fn retry_schedule_and_retry_after_follow_a_controllable_clock() {
 async fn a_hanging_receiver_does_not_delay_a_healthy_one(db: TestDb) {
     let mut settings = test_settings();
     settings.worker.per_endpoint = 4;
+    // Held up behind the hanging endpoint, the healthy one would wait a request
+    // timeout: make it twice the bound below, so a slow machine is not mistaken
+    // for a held-up delivery (and the lease outlives two timeouts, as in the server).
+    settings.request_timeout = Duration::from_secs(8);
+    settings.worker.lease_ms = 20_000;
     let h = Harness::new(&db, settings, None).await;
-    let slow = Receiver::start((0..50).map(|_| Reply::Hang(Duration::from_secs(10))).collect()).await;
+    let slow = Receiver::start((0..50).map(|_| Reply::Hang(Duration::from_secs(20))).collect()).await;
     let fast = Receiver::start(vec![]).await;
     h.services.create_webhook(&admin(), input("Slow", &slow.url, &["patient.created"])).await.unwrap();
     h.services.create_webhook(&admin(), input("Fast", &fast.url, &["patient.created"])).await.unwrap();
@@ -230,7 +235,7 @@ async fn a_hanging_receiver_does_not_delay_a_healthy_one(db: TestDb) {
     }
     let hits = fast.wait_for_hits(20, Duration::from_secs(10)).await;
     assert_eq!(hits.len(), 20, "{}", db.name);
-    assert!(started.elapsed() < Duration::from_secs(3), "{}: healthy endpoint waited {:?}", db.name, started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(4), "{}: healthy endpoint waited {:?}", db.name, started.elapsed());
     assert!(slow.hits().len() <= 4, "the hanging endpoint never has more than its cap in flight");
     h.shutdown().await;
 }
@@ -240,18 +245,21 @@ async fn a_hanging_receiver_does_not_delay_a_healthy_one(db: TestDb) {
 async fn deliveries_waiting_at_the_gate_are_given_back_at_shutdown(db: TestDb) {
     let mut settings = test_settings();
     settings.worker.per_endpoint = 1;
+    // The first request hangs until well after the shutdown began (a slow
+    // machine must not let it end first and the second go through the gate).
+    settings.request_timeout = Duration::from_secs(10);
+    settings.worker.lease_ms = 25_000;
     let h = Harness::new(&db, settings, None).await;
-    let rx = Receiver::start(vec![Reply::Hang(Duration::from_millis(1500))]).await;
+    let rx = Receiver::start(vec![Reply::Hang(Duration::from_secs(5))]).await;
     let w = h.services.create_webhook(&admin(), input("Slow", &rx.url, &["patient.created"])).await.unwrap();
     for i in 0..2 {
         h.services.publish(&admin(), event("patient.created", json!({"id": format!("p{i}")})), None).await.unwrap();
     }
     assert_eq!(rx.wait_for_hits(1, Duration::from_secs(5)).await.len(), 1, "{}", db.name);
-    let s = h.services.clone();
-    let page = s.list_deliveries(&admin(), Some(&w.id), &ListQuery::default()).await.unwrap();
     h.shutdown().await;
     assert_eq!(rx.hits().len(), 1, "{}: nothing new is sent once the worker stops", db.name);
     let after = db.services().await.unwrap();
+    let page = after.list_deliveries(&admin(), Some(&w.id), &ListQuery::default()).await.unwrap();
     let mut rows = Vec::new();
     for d in &page.data {
         rows.push(after.db.due_row(kinds::DELIVERY, &d.id).await.unwrap());
@@ -549,14 +557,18 @@ async fn a_rate_limited_webhook_gets_its_deliveries_spread_out() {
     let mut inp = input("Slow down", &rx.url, &["invoice.paid"]);
     inp.rate_limit = Some(Some(5));
     h.services.create_webhook(&admin(), inp).await.unwrap();
+    // Before the first delivery can take from the bucket.
+    let began = std::time::Instant::now();
     for n in 0..15 {
         h.services.publish(&admin(), event("invoice.paid", json!({"n": n})), None).await.unwrap();
     }
     let hits = rx.wait_for_hits(15, Duration::from_secs(15)).await;
     assert_eq!(hits.len(), 15, "every delivery arrives, only later");
-    // A bucket of 5 that refills 5 a second: the last 10 need about 2 s of refills.
-    let span = hits[14].at.duration_since(hits[0].at);
-    assert!(span >= Duration::from_millis(1_500), "15 deliveries at 5/s took only {span:?}");
+    // A bucket of 5 that refills 5 a second: the last 10 need 2 s of refills after
+    // the first take (measured from before it, not from the first arrival, which a
+    // slow moment can delay).
+    let span = hits[14].at.duration_since(began);
+    assert!(span >= Duration::from_millis(1_900), "15 deliveries at 5/s took only {span:?}");
     let mut ids: Vec<String> = hits.iter().map(|h| h.header("webhook-id")).collect();
     ids.sort();
     ids.dedup();

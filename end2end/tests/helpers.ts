@@ -8,6 +8,11 @@ export async function hydrated(page: Page) {
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
 }
 
+/** Waits until the page's live event stream is open: a change signalled before it opened is not replayed. */
+export async function liveOpen(page: Page) {
+  await expect(page.locator("body[data-live=open]")).toHaveCount(1);
+}
+
 export async function login(page: Page, who = ADMIN) {
   await page.goto("/login");
   await page.getByLabel("Email").fill(who.email);

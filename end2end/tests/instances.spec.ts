@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test, expect } from "./fixtures";
-import { ADMIN, hydrated, startReceiver } from "./helpers";
+import { ADMIN, hydrated, liveOpen, startReceiver } from "./helpers";
 
 // instances.sh runs A (takes events and delivers them) and B (serves pages,
 // no worker) on one PostgreSQL and one Redis, next to the suite's own server.
@@ -30,6 +30,7 @@ test("an event accepted by one instance shows live on a page served by another",
   await expect(page.getByTestId("current-user")).toContainText(ADMIN.email);
   await page.goto(`${B}/webhooks`);
   await hydrated(page);
+  await liveOpen(page);
   await expect(page.getByText("Across instances")).toBeVisible();
   const deliveries = page.getByTestId("live-deliveries");
   await expect(deliveries).not.toHaveText("…");
@@ -43,6 +44,6 @@ test("an event accepted by one instance shows live on a page served by another",
   expect(accepted.status()).toBe(202);
   expect((await accepted.json()).deliveries).toBe(1);
   await expect.poll(() => rx.hits.length).toBe(1);
-  await expect(deliveries).toHaveText(String(before + 1), { timeout: 5_000 });
+  await expect(deliveries).toHaveText(String(before + 1), { timeout: 15_000 });
   await rx.close();
 });

@@ -1,6 +1,6 @@
 import { allowConsoleErrors, test, expect } from "./fixtures";
 import AxeBuilder from "@axe-core/playwright";
-import { createWebhookViaApi, hydrated, login, publish, startReceiver } from "./helpers";
+import { createWebhookViaApi, hydrated, liveOpen, login, publish, startReceiver } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -168,6 +168,7 @@ test("the stats strip and the notification bell update live", async ({ page, req
   await createWebhookViaApi(request, "Gone away", gone.url, ["invoice.overdue"]);
   await page.goto("/webhooks");
   await hydrated(page);
+  await liveOpen(page);
   const deliveries = page.getByTestId("live-deliveries");
   await expect(deliveries).not.toHaveText("…");
   const before = Number(await deliveries.textContent());

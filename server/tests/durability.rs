@@ -317,11 +317,13 @@ async fn sigterm_exits_within_the_deadline_and_loses_nothing(db: TestDb) {
         if server.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(term.elapsed() < Duration::from_secs(8), "{}: still running 8 s after SIGTERM", db.name);
+        assert!(term.elapsed() < Duration::from_secs(30), "{}: still running 30 s after SIGTERM", db.name);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let took = term.elapsed();
-    assert!(took < Duration::from_secs(6), "{}: exit took {took:?} with a 2 s deadline", db.name);
+    // Without the deadline the exit would wait out the hanging request (60 s);
+    // the bound leaves a loaded machine room for the teardown after the 2 s.
+    assert!(took < Duration::from_secs(15), "{}: exit took {took:?} with a 2 s deadline", db.name);
 
     answer.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut server = spawn_server_with(&db.url, &data, port, &env);

@@ -136,8 +136,12 @@ mod tests {
         let commits = writer.await.unwrap();
         let size = std::fs::metadata(&wal).unwrap().len();
         assert!(log_generation(&wal) >= first + 2, "the log never started over in {commits} commits");
-        // A frame is a 1 KB page and its 24-byte header; the backstop would have let it reach 20,000.
-        assert!(size < 10_000 * 1_048, "the log reached {size} bytes before starting over ({commits} commits)");
+        // A frame is a 1 KB page and its 24-byte header; the backstop would have let it
+        // reach 20,000. How far it gets between two rounds of the task depends on the
+        // machine's speed (and a round whose turn is busy for 2 ms is skipped): the
+        // bound only says it started over well before the backstop.
+        println!("the log reached {size} bytes in {commits} commits");
+        assert!(size < 15_000 * 1_048, "the log reached {size} bytes before starting over ({commits} commits)");
     }
 
     #[tokio::test]

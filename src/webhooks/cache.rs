@@ -130,6 +130,11 @@ impl WebhookCache {
         inner.by_id.clear();
     }
 
+    /// How many times the cache was cleared (here or, through Redis, by another instance).
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().expect("webhook cache lock").generation
+    }
+
     /// Active webhooks subscribed to `event_type`.
     pub async fn subscribers(&self, db: &Db, master: &MasterKey, event_type: &str) -> Result<Subscribers> {
         self.subscribers_or_load(master, event_type, db.subscribers(event_type)).await

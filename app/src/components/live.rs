@@ -20,7 +20,15 @@ pub fn provide_live() {
                 set_version.update(|v| *v += 1);
             });
             let _ = source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-            let handle = send_wrapper::SendWrapper::new((source, on_change));
+            // The browser tests wait for this mark before they cause a change the page
+            // should hear of (one signalled before the stream opened is not replayed).
+            let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                if let Some(body) = document().body() {
+                    let _ = body.set_attribute("data-live", "open");
+                }
+            });
+            let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
+            let handle = send_wrapper::SendWrapper::new((source, on_change, on_open));
             on_cleanup(move || handle.0.close());
         }
     }
