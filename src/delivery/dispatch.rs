@@ -188,6 +188,11 @@ impl Dispatcher {
         !self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Deliveries the worker may hold at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
     pub fn in_flight(&self) -> usize {
         self.slots.lock().expect("slots lock").total
     }
