@@ -34,15 +34,16 @@ pub const MAX_BATCH: usize = 512;
 /// How long a small batch waits for more outcomes before it is written.
 /// Under a moderate load each outcome would otherwise be a transaction of
 /// its own (at 500 deliveries/s one every 2 ms), rewriting the same few
-/// pages each time; a short wait lets several share one commit. Nobody
-/// waits for it but the slots (the receiver already has the delivery), and
+/// pages each time; a short wait lets several share one commit. Only the
+/// worker's slots and the delivery's status wait for it (the receiver
+/// already has the delivery, and latency is measured to the receiver), and
 /// a crash inside it loses nothing: the lease expires and the delivery is
 /// sent again with the same `webhook-id`, as after any crash before the
 /// commit.
 pub const LINGER: Duration = Duration::from_millis(10);
 /// A batch this big is written at once: the loop is behind, and waiting
-/// would only add to it. Smaller when the worker may hold few deliveries
-/// (a quarter of its slots), so that the wait never holds up the sending.
+/// would only add to it. At most a quarter of the worker's slots, so that a
+/// wait holds few of them (a worker with fewer than 8 slots never waits).
 fn linger_below(concurrency: usize) -> usize {
     (concurrency / 4).min(16)
 }
@@ -273,7 +274,7 @@ mod tests {
         let started = Instant::now();
         gather(&mut rx, &mut batch, 16, started + LINGER).await;
         assert_eq!(batch, vec![1, 2, 3, 4], "what came within the linger, not what came after");
-        assert_eq!(Instant::now() - started, LINGER);
+        assert!(Instant::now() - started >= LINGER);
         sender.await.unwrap();
     }
 
