@@ -129,19 +129,22 @@ async fn redis_lost_and_back_empty_loses_nothing_and_wake_ups_recover() {
 
     // Isolated events after an idle second: a wake-up delivers each at once,
     // a poll would take 500 ms on average.
-    let isolated = |from: u64| {
+    let one_isolated = |n: u64| {
         let (http, key, base, seen) = (http.clone(), key.clone(), api.base.clone(), seen.clone());
         async move {
-            let mut waits = Vec::new();
-            for n in from..from + 5 {
-                tokio::time::sleep(Duration::from_millis(1200)).await;
-                let at = Instant::now();
-                publish(&http, &base, &key, n as usize).await;
-                waits.push(arrival(&seen, n, at).await);
-            }
-            waits.sort();
-            waits[2]
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            let at = Instant::now();
+            publish(&http, &base, &key, n as usize).await;
+            arrival(&seen, n, at).await
         }
+    };
+    let isolated = |from: u64| async move {
+        let mut waits = Vec::new();
+        for n in from..from + 5 {
+            waits.push(one_isolated(n).await);
+        }
+        waits.sort();
+        waits[2]
     };
     let before = isolated(0).await;
 
@@ -176,10 +179,7 @@ async fn redis_lost_and_back_empty_loses_nothing_and_wake_ups_recover() {
     let reconnect_deadline = Instant::now() + Duration::from_secs(60);
     let mut quick_in_a_row = 0;
     while quick_in_a_row < 2 && Instant::now() < reconnect_deadline {
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        let at = Instant::now();
-        publish(&http, &api.base, &key, probe as usize).await;
-        let waited = arrival(&seen, probe, at).await;
+        let waited = one_isolated(probe).await;
         probe += 1;
         quick_in_a_row = if waited < Duration::from_millis(250) { quick_in_a_row + 1 } else { 0 };
     }
