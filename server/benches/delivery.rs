@@ -1,5 +1,6 @@
 //! Delivery benchmark: prints events accepted/s, deliveries/s (and as a share
-//! of the receiver hit directly, the ceiling, measured before each row),
+//! of the receiver hit directly, the ceiling, measured before and after each
+//! row: the share is of their mean, and both are printed),
 //! ingest-to-delivery latency (p50/p99), CPU per event at a fixed rate and
 //! RSS, through the real HTTP API and runner, on SQLite and PostgreSQL; then
 //! the same with a million deliveries already in the history, and the queue
@@ -243,6 +244,9 @@ async fn wait_count(rx: &Receiver, n: u64, limit: Duration) -> Duration {
     began.elapsed()
 }
 
+/// Requests of one ceiling reading.
+const CEILING_REQUESTS: usize = 30_000;
+
 async fn direct_ceiling(url: &str, n: usize) -> f64 {
     let http = reqwest::Client::new();
     let next = Arc::new(AtomicU64::new(0));
@@ -266,7 +270,10 @@ async fn direct_ceiling(url: &str, n: usize) -> f64 {
 struct Row {
     db: &'static str,
     name: String,
+    /// The mean of the ceiling measured just before and just after the row.
     ceiling: f64,
+    /// The two readings (before, after): how much the machine's speed moved during the row.
+    ceiling_readings: (f64, f64),
     accepted: f64,
     delivered: f64,
     p50: f64,
@@ -424,9 +431,13 @@ async fn measure(
 }
 
 async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endpoints: usize, load: Load) -> Row {
-    let ceiling = direct_ceiling(&rx.url, 30_000).await;
+    // This shared machine's speed drifts by tens of percent within minutes: one
+    // reading before the row alone could flatter or wrong it.
+    let before = direct_ceiling(&rx.url, CEILING_REQUESTS).await;
     let server = Arc::new(server);
     let (accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle) = measure(rx, &server, endpoints, load).await;
+    let after = direct_ceiling(&rx.url, CEILING_REQUESTS).await;
+    let ceiling = (before + after) / 2.0;
     let rss_peak = PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0;
     let dispatched = |path| {
         server.services.metrics.deliveries_dispatched.get_or_create(&domain::metrics::PathLabels { path }).get() as f64
@@ -434,17 +445,32 @@ async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endp
     let hot_share = dispatched("hot") / (dispatched("hot") + dispatched("claimed")).max(1.0);
     let server = Arc::try_unwrap(server).ok().expect("no other handles");
     server.stop().await;
-    let r = Row { db, name, ceiling, accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle, rss_peak, hot_share };
+    let r = Row {
+        db,
+        name,
+        ceiling,
+        ceiling_readings: (before, after),
+        accepted,
+        delivered,
+        p50,
+        p99,
+        cpu_ms_per_event,
+        rss_idle,
+        rss_peak,
+        hot_share,
+    };
     print_row(&r);
     r
 }
 
 fn print_row(r: &Row) {
     println!(
-        "{:<10} {:<44} ceiling {:>7.0}/s  accepted/s {:>7.0}  deliveries/s {:>7.0} ({:>5.1} % of ceiling)  p50 {:>6.1} ms  p99 {:>6.1} ms  cpu/event {}  rss idle {:>4.0} MB, peak {:>4.0} MB  hot path {:>3.0} %",
+        "{:<10} {:<44} ceiling {:>7.0}/s (before {:.0}, after {:.0})  accepted/s {:>7.0}  deliveries/s {:>7.0} ({:>5.1} % of ceiling)  p50 {:>6.1} ms  p99 {:>6.1} ms  cpu/event {}  rss idle {:>4.0} MB, peak {:>4.0} MB  hot path {:>3.0} %",
         r.db,
         r.name,
         r.ceiling,
+        r.ceiling_readings.0,
+        r.ceiling_readings.1,
         r.accepted,
         r.delivered,
         100.0 * r.delivered / r.ceiling,
@@ -721,15 +747,17 @@ fn main() {
             }
         }
         println!(
-            "\n| database | scenario | ceiling/s | deliveries/s | % of ceiling | p50 | p99 | CPU/event | peak RSS |"
+            "\n| database | scenario | ceiling/s (before, after) | deliveries/s | % of ceiling | p50 | p99 | CPU/event | peak RSS |"
         );
         println!("|---|---|---|---|---|---|---|---|---|");
         for r in &rows {
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.1} % | {:.1} ms | {:.1} ms | {} | {:.0} MB |",
+                "| {} | {} | {:.0} ({:.0}, {:.0}) | {:.0} | {:.1} % | {:.1} ms | {:.1} ms | {} | {:.0} MB |",
                 r.db,
                 r.name,
                 r.ceiling,
+                r.ceiling_readings.0,
+                r.ceiling_readings.1,
                 r.delivered,
                 100.0 * r.delivered / r.ceiling,
                 r.p50,
