@@ -436,9 +436,10 @@ async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endp
     let before = direct_ceiling(&rx.url, CEILING_REQUESTS).await;
     let server = Arc::new(server);
     let (accepted, delivered, p50, p99, cpu_ms_per_event, rss_idle) = measure(rx, &server, endpoints, load).await;
+    // The peak is the row's: read before the second reading's client adds its connections.
+    let rss_peak = PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0;
     let after = direct_ceiling(&rx.url, CEILING_REQUESTS).await;
     let ceiling = (before + after) / 2.0;
-    let rss_peak = PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0;
     let dispatched = |path| {
         server.services.metrics.deliveries_dispatched.get_or_create(&domain::metrics::PathLabels { path }).get() as f64
     };
