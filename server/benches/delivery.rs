@@ -270,9 +270,7 @@ async fn direct_ceiling(url: &str, n: usize) -> f64 {
 struct Row {
     db: &'static str,
     name: String,
-    /// The mean of the ceiling measured just before and just after the row.
-    ceiling: f64,
-    /// The two readings (before, after): how much the machine's speed moved during the row.
+    /// The ceiling read just before and just after the row: how much the machine's speed moved during it.
     ceiling_readings: (f64, f64),
     accepted: f64,
     delivered: f64,
@@ -439,7 +437,6 @@ async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endp
     // The peak is the row's: read before the second reading's client adds its connections.
     let rss_peak = PEAK_RSS_KB.load(Ordering::Relaxed) as f64 / 1024.0;
     let after = direct_ceiling(&rx.url, CEILING_REQUESTS).await;
-    let ceiling = (before + after) / 2.0;
     let dispatched = |path| {
         server.services.metrics.deliveries_dispatched.get_or_create(&domain::metrics::PathLabels { path }).get() as f64
     };
@@ -449,7 +446,6 @@ async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endp
     let r = Row {
         db,
         name,
-        ceiling,
         ceiling_readings: (before, after),
         accepted,
         delivered,
@@ -464,17 +460,24 @@ async fn row(rx: &Receiver, db: &'static str, name: String, server: Server, endp
     r
 }
 
+impl Row {
+    /// What the row's share is of: the mean of its two readings.
+    fn ceiling(&self) -> f64 {
+        (self.ceiling_readings.0 + self.ceiling_readings.1) / 2.0
+    }
+}
+
 fn print_row(r: &Row) {
     println!(
         "{:<10} {:<44} ceiling {:>7.0}/s (before {:.0}, after {:.0})  accepted/s {:>7.0}  deliveries/s {:>7.0} ({:>5.1} % of ceiling)  p50 {:>6.1} ms  p99 {:>6.1} ms  cpu/event {}  rss idle {:>4.0} MB, peak {:>4.0} MB  hot path {:>3.0} %",
         r.db,
         r.name,
-        r.ceiling,
+        r.ceiling(),
         r.ceiling_readings.0,
         r.ceiling_readings.1,
         r.accepted,
         r.delivered,
-        100.0 * r.delivered / r.ceiling,
+        100.0 * r.delivered / r.ceiling(),
         r.p50,
         r.p99,
         cpu_cell(r.cpu_ms_per_event),
@@ -756,11 +759,11 @@ fn main() {
                 "| {} | {} | {:.0} ({:.0}, {:.0}) | {:.0} | {:.1} % | {:.1} ms | {:.1} ms | {} | {:.0} MB |",
                 r.db,
                 r.name,
-                r.ceiling,
+                r.ceiling(),
                 r.ceiling_readings.0,
                 r.ceiling_readings.1,
                 r.delivered,
-                100.0 * r.delivered / r.ceiling,
+                100.0 * r.delivered / r.ceiling(),
                 r.p50,
                 r.p99,
                 cpu_cell(r.cpu_ms_per_event),
